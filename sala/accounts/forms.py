@@ -1,0 +1,67 @@
+"""Forms members fill in about themselves."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from sala.accounts.models import User, time_zone_choices
+from sala.core.images import ImageRejected, encode_square_webp, open_untrusted_image
+
+#: Side of the stored avatar, in pixels (shown at up to 128 CSS pixels on 2x screens).
+AVATAR_SIDE = 256
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=50,
+        required=False,
+        strip=False,
+        help_text=_("Shown beside your posts instead of your username."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        help_text=_("Times on Sala are shown in this zone."),
+    )
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        help_text=_("A JPEG, PNG, GIF or WebP image; it is cropped to a square."),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}
+        ),
+    )
+    remove_avatar = forms.BooleanField(label=_("Remove my avatar"), required=False)
+
+    def __init__(self, *args: Any, member: User, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"display_name": member.display_name, "time_zone": member.time_zone}
+        )
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.avatar_webp: bytes | None = None
+        if not member.avatar:
+            del self.fields["remove_avatar"]
+
+    def clean_display_name(self) -> str:
+        value: str = self.cleaned_data["display_name"]
+        User._meta.get_field("display_name").run_validators(value)
+        return value
+
+    def clean_avatar(self) -> Any:
+        upload = self.cleaned_data.get("avatar")
+        if not upload:
+            return None
+        try:
+            image = open_untrusted_image(
+                upload,
+                max_bytes=settings.SALA_AVATAR_MAX_BYTES,
+                max_pixels=settings.SALA_AVATAR_MAX_PIXELS,
+            )
+        except ImageRejected as refusal:
+            raise forms.ValidationError(str(refusal), code="image") from None
+        self.avatar_webp = encode_square_webp(image, side=AVATAR_SIDE)
+        return upload

@@ -1,0 +1,81 @@
+"""Members: the custom user model, with what a forum shows beside every post."""
+
+import hashlib
+import zoneinfo
+from functools import cache
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from sala.accounts.validators import validate_display_name, validate_username
+
+#: How many avatar colours the initials fallback cycles through (one CSS class each).
+AVATAR_HUES = 12
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Return every IANA time zone as form choices, sorted by name."""
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+def avatar_upload_path(member: "User", filename: str) -> str:
+    """Return where a member's avatar is stored; the name changes with the content."""
+    return f"avatars/{member.pk}/{filename}"
+
+
+class User(AbstractUser):
+    username = models.CharField(
+        _("username"),
+        max_length=30,
+        unique=True,
+        validators=[validate_username],
+        help_text=_("Up to 30 letters, digits and _ . - characters."),
+        error_messages={"unique": _("That username is taken.")},
+    )
+    display_name = models.CharField(
+        _("display name"),
+        max_length=50,
+        blank=True,
+        validators=[validate_display_name],
+        help_text=_("Shown beside your posts instead of your username."),
+    )
+    avatar = models.ImageField(_("avatar"), upload_to=avatar_upload_path, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    post_count = models.PositiveIntegerField(_("posts"), default=0)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [
+            # "Alice" and "alice" are one name; the database enforces it as well as the forms.
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:profile", kwargs={"username": self.username})
+
+    @property
+    def name(self) -> str:
+        """Return the name shown for this member: the display name, else the username."""
+        return self.display_name or self.username
+
+    @property
+    def initials(self) -> str:
+        """Return up to two initials for the generated avatar."""
+        words = self.name.replace("_", " ").replace(".", " ").replace("-", " ").split()
+        letters = "".join(word[0] for word in words[:2]) or self.username[:1]
+        return letters.upper()
+
+    @property
+    def avatar_hue(self) -> int:
+        """Return a stable colour index for the generated avatar, from the username."""
+        digest = hashlib.blake2s(self.username.lower().encode(), digest_size=2).digest()
+        return int.from_bytes(digest) % AVATAR_HUES

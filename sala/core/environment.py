@@ -1,0 +1,107 @@
+"""Read Sala's configuration from the environment (12-factor), with safe defaults."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def flag(name: str, default: bool) -> bool:
+    """Return the boolean environment variable `name`; refuse values that are not booleans."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1 or 0.")
+
+
+def integer(name: str, default: int) -> int:
+    """Return the integer environment variable `name`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+
+
+def string_list(name: str, default: list[str]) -> list[str]:
+    """Return the comma-separated environment variable `name` as a list."""
+    raw = os.environ.get(name, "")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    return items or default
+
+
+def data_dir() -> Path:
+    """Return the folder Sala keeps its files in (database, secret key, uploads), creating it."""
+    raw = os.environ.get("SALA_DATA_DIR")
+    if raw:
+        path = Path(raw).expanduser()
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        path = Path(xdg) / "sala"
+    path = path.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(folder: Path) -> str:
+    """Return SECRET_KEY from the environment, or from `folder`, generating it on first run.
+
+    The generated key is written with owner-only permissions, so every process that shares
+    the data folder (app workers, the tasks worker) signs with the same key.
+    """
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    path = folder / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(64)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process wrote it between our read and our create: use theirs.
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def email_settings(url: str) -> dict[str, Any]:
+    """Translate an EMAIL_URL into Django's EMAIL_* settings.
+
+    Understood: ``console:``, ``dummy:``, ``smtp://user:password@host:port`` (add
+    ``?tls=1`` for STARTTLS) and ``smtps://...`` for TLS from the start.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme == "dummy":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    if scheme not in {"smtp", "smtps"}:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL={url!r}: use console:, dummy:, smtp://host:port or smtps://host:port."
+        )
+    query = parse_qs(parts.query)
+    tls = query.get("tls", ["0"])[0] in {"1", "true", "yes"}
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": scheme == "smtps",
+        "EMAIL_USE_TLS": tls and scheme == "smtp",
+        "EMAIL_TIMEOUT": 10,
+    }
