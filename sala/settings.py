@@ -178,11 +178,11 @@ MFA_TOTP_ISSUER = SALA_SITE_NAME
 
 #: How mail leaves (EMAIL_URL): smtp://user:pass@host:587?tls=1, smtps://..., console:.
 #: Default: printed to the console in development, the local SMTP server in production.
-globals().update(
-    environment.email_settings(
+MAILERS = {
+    "default": environment.mailer(
         os.environ.get("EMAIL_URL") or ("console:" if DEBUG else "smtp://localhost:25")
     )
-)
+}
 #: The sender of Sala's mail (SALA_FROM_EMAIL).
 DEFAULT_FROM_EMAIL = os.environ.get("SALA_FROM_EMAIL", f"{SALA_SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -204,6 +204,7 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 #: Where uploads are served from (SALA_MEDIA_URL): a separate host such as
 #: https://media.example.org/ keeps member files off the site's origin.
 MEDIA_URL = os.environ.get("SALA_MEDIA_URL", "/media/")

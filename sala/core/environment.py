@@ -77,8 +77,8 @@ def secret_key(folder: Path) -> str:
     return key
 
 
-def email_settings(url: str) -> dict[str, Any]:
-    """Translate an EMAIL_URL into Django's EMAIL_* settings.
+def mailer(url: str) -> dict[str, Any]:
+    """Translate an EMAIL_URL into a Django MAILERS entry.
 
     Understood: ``console:``, ``dummy:``, ``smtp://user:password@host:port`` (add
     ``?tls=1`` for STARTTLS) and ``smtps://...`` for TLS from the start.
@@ -86,9 +86,9 @@ def email_settings(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if scheme == "dummy":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
     if scheme not in {"smtp", "smtps"}:
         raise ImproperlyConfigured(
             f"EMAIL_URL={url!r}: use console:, dummy:, smtp://host:port or smtps://host:port."
@@ -96,12 +96,14 @@ def email_settings(url: str) -> dict[str, Any]:
     query = parse_qs(parts.query)
     tls = query.get("tls", ["0"])[0] in {"1", "true", "yes"}
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": parts.hostname or "localhost",
-        "EMAIL_PORT": parts.port or (465 if scheme == "smtps" else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_SSL": scheme == "smtps",
-        "EMAIL_USE_TLS": tls and scheme == "smtp",
-        "EMAIL_TIMEOUT": 10,
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if scheme == "smtps" else 25),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": scheme == "smtps",
+            "use_tls": tls and scheme == "smtp",
+            "timeout": 10,
+        },
     }

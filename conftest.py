@@ -1,0 +1,300 @@
+"""Fixtures shared by every test: a real SMTP sink, a real Sala server, real Chromium.
+
+Nothing here is a mock: mail goes over SMTP to an aiosmtpd server, pages are served by
+`sala serve` in its own process against the test database, and browsers are Debian's
+Chromium driven by Playwright, with every page checked by the Nu HTML Checker and axe.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+# Playwright's sync API keeps an event loop running in the test thread; the database work
+# pytest-django does around each test is still synchronous, so allow it in this process.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ROOT = Path(__file__).resolve().parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Return once `url` answers over HTTP; fail with the process's output if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"The server exited with {process.returncode}:\n{output}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+# --- Mail -------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps every message it receives."""
+
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    received: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self.received:
+            self.messages.append(message_from_bytes(envelope.content))
+            self.received.notify_all()
+        return "250 Message accepted"
+
+    def wait_for(self, to: str, *, count: int = 1, timeout: float = 10) -> Message:
+        """Return the `count`-th message sent to `to`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        with self.received:
+            while True:
+                mine = [m for m in self.messages if to in (m["To"] or "")]
+                if len(mine) >= count:
+                    return mine[count - 1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    subjects = [(m["To"], m["Subject"]) for m in self.messages]
+                    raise AssertionError(f"No mail #{count} to {to}; got {subjects}")
+                self.received.wait(remaining)
+
+    def clear(self) -> None:
+        with self.received:
+            self.messages.clear()
+
+
+def message_text(message: Message) -> str:
+    """Return the plain-text body of `message`."""
+    part = message
+    if message.is_multipart():
+        part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "utf-8")
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def mail(smtp_sink: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
+    """Send this test's mail over SMTP to the sink, starting from an empty mailbox."""
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp_sink.port, "timeout": 10},
+        }
+    }
+    smtp_sink.clear()
+    yield smtp_sink
+
+
+@pytest.fixture(autouse=True)
+def _uploads_in_tmp(settings: Any, tmp_path: Path) -> None:
+    """Keep each test's uploads in its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# --- A real server ----------------------------------------------------------------------
+
+
+@dataclass
+class LiveSala:
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+
+def database_url() -> str:
+    """Return a DATABASE_URL for the test database pytest-django created."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def server_environment(smtp_port: int, data_dir: Path) -> dict[str, str]:
+    """Return the environment of a production-mode Sala process on the test database."""
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {
+        **inherited,
+        "DATABASE_URL": database_url(),
+        "SALA_DATA_DIR": str(data_dir),
+        "SALA_DEBUG": "0",
+        "SALA_HTTPS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "SECRET_KEY": "test-server-key-" + "x" * 40,
+        "SALA_LOG_LEVEL": "WARNING",
+    }
+
+
+def start_server(env: dict[str, str], *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `sala serve` on a free port and return its URL once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sala", "serve", "--port", str(port), "--workers", "1", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(url + "/", timeout=30, process=process)
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Collect static files once for every server the tests start."""
+    data_dir = tmp_path_factory.mktemp("server-data")
+    subprocess.run(
+        [sys.executable, "-m", "sala", "collectstatic", "--noinput", "--verbosity", "0"],
+        env={**os.environ, "SALA_DATA_DIR": str(data_dir), "SALA_DEBUG": "0"},
+        check=True,
+    )
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sala_server(
+    django_db_setup: None, smtp_sink: SmtpSink, collected_static: Path
+) -> Iterator[LiveSala]:
+    """Run Sala in production mode in its own process, on the test database."""
+    env = server_environment(smtp_sink.port, collected_static)
+    url, process = start_server(env)
+    yield LiveSala(url=url, process=process, env=env)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+# --- A real browser, with every page checked ----------------------------------------------
+
+
+class PageChecker:
+    """Check pages with the Nu HTML Checker (no errors) and axe-core (no serious issues)."""
+
+    def __init__(self, vnu_url: str) -> None:
+        self.vnu_url = vnu_url
+        self.axe_source = (ROOT / "node_modules/axe-core/axe.min.js").read_text()
+
+    def html_errors(self, html: str) -> list[str]:
+        request = urllib.request.Request(
+            self.vnu_url + "/?out=json",
+            data=html.encode(),
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            report = json.load(response)
+        return [
+            f"line {m.get('lastLine')}: {m['message']} [{m.get('extract', '').strip()}]"
+            for m in report["messages"]
+            if m["type"] == "error" or m.get("subType") == "fatal"
+        ]
+
+    def accessibility_violations(self, page: Any) -> list[str]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            # Evaluated through DevTools, so the page's CSP (no inline script) still holds.
+            page.evaluate(self.axe_source + "\n;undefined")
+        result = page.evaluate(
+            "async () => await axe.run(document, {resultTypes: ['violations']})"
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in result["violations"]
+            if v["impact"] in {"serious", "critical"}
+        ]
+
+    def check(self, page: Any) -> None:
+        """Fail the test if the page's HTML is invalid or it has serious a11y violations."""
+        problems = self.html_errors(page.content()) + self.accessibility_violations(page)
+        assert not problems, f"{page.url}:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def page_checker() -> Iterator[PageChecker]:
+    port = free_port()
+    jar = ROOT / "node_modules/vnu-jar/build/dist/vnu.jar"
+    process = subprocess.Popen(
+        [
+            "java",
+            "-Xss8m",
+            "-Dnu.validator.servlet.bind-address=127.0.0.1",
+            "-cp",
+            str(jar),
+            "nu.validator.servlet.Main",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(url + "/", timeout=60, process=process)
+    yield PageChecker(url)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
