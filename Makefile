@@ -38,8 +38,9 @@ typecheck: install
 
 # SALA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sala runs the suite on PostgreSQL.
 pytest: test-tools
-	@mkdir -p $(SALA_DATA_DIR)/test
-	SALA_DATA_DIR=$(SALA_DATA_DIR)/test DATABASE_URL=$${SALA_TEST_DATABASE_URL:-} \
+	@mkdir -p $(SALA_DATA_DIR)/test/static
+	SALA_DATA_DIR=$(SALA_DATA_DIR)/test SALA_DEBUG=0 SALA_HTTPS=0 REDIS_URL= \
+		DATABASE_URL=$${SALA_TEST_DATABASE_URL:-} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -6,6 +6,7 @@ Chromium driven by Playwright, with every page checked by the Nu HTML Checker an
 """
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -112,6 +113,7 @@ def message_text(message: Message) -> str:
 
 @pytest.fixture(scope="session")
 def smtp_sink() -> Iterator[SmtpSink]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = SmtpSink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
@@ -133,9 +135,16 @@ def mail(smtp_sink: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(autouse=True)
-def _uploads_in_tmp(settings: Any, tmp_path: Path) -> None:
-    """Keep each test's uploads in its own folder."""
+def _files_for_in_process_tests(settings: Any, tmp_path: Path) -> None:
+    """Keep each test's uploads in its own folder; serve static files uncollected.
+
+    Server processes started by the tests use the collected, hashed files instead.
+    """
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 # --- A real server ----------------------------------------------------------------------
@@ -160,20 +169,27 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def child_environment(**overrides: str) -> dict[str, str]:
+    """Return this process's environment for a child Sala process, with `overrides`.
+
+    The test-only permission for synchronous database calls stays behind.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**inherited, **overrides}
+
+
 def server_environment(smtp_port: int, data_dir: Path) -> dict[str, str]:
     """Return the environment of a production-mode Sala process on the test database."""
-    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    return {
-        **inherited,
-        "DATABASE_URL": database_url(),
-        "SALA_DATA_DIR": str(data_dir),
-        "SALA_DEBUG": "0",
-        "SALA_HTTPS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SECRET_KEY": "test-server-key-" + "x" * 40,
-        "SALA_LOG_LEVEL": "WARNING",
-    }
+    return child_environment(
+        DATABASE_URL=database_url(),
+        SALA_DATA_DIR=str(data_dir),
+        SALA_DEBUG="0",
+        SALA_HTTPS="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+        SECRET_KEY="test-server-key-" + "x" * 40,
+        SALA_LOG_LEVEL="WARNING",
+    )
 
 
 def start_server(env: dict[str, str], *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
@@ -196,7 +212,7 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("server-data")
     subprocess.run(
         [sys.executable, "-m", "sala", "collectstatic", "--noinput", "--verbosity", "0"],
-        env={**os.environ, "SALA_DATA_DIR": str(data_dir), "SALA_DEBUG": "0"},
+        env=child_environment(SALA_DATA_DIR=str(data_dir), SALA_DEBUG="0"),
         check=True,
     )
     return data_dir
