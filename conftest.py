@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.core.cache import cache
 
 # Playwright's sync API keeps an event loop running in the test thread; the database work
 # pytest-django does around each test is still synchronous, so allow it in this process.
@@ -132,6 +133,14 @@ def mail(smtp_sink: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
     }
     smtp_sink.clear()
     yield smtp_sink
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Start each test with an empty cache, so rate limits and counts don't carry over."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

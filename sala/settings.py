@@ -32,6 +32,9 @@ CSRF_TRUSTED_ORIGINS = environment.string_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     "sala.core",
     "sala.accounts",
+    "sala.forums",
+    "sala.text",
+    "sala.live",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -147,6 +150,7 @@ AUTH_PASSWORD_VALIDATORS = [
     # Refuses the 20,000 passwords most often found in breaches.
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "sala.accounts.validators.NotOnlySpacesPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
@@ -225,6 +229,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 SALA_AVATAR_MAX_BYTES = 5 * 1024 * 1024
 #: Largest avatar accepted, in pixels (width x height), checked before decoding.
 SALA_AVATAR_MAX_PIXELS = 25_000_000
+
+# --- Posting ----------------------------------------------------------------------------
+
+#: Longest post a member may write, in characters.
+SALA_POST_MAX_LENGTH = 30_000
+#: How long after posting an author may still edit or delete a post, in minutes.
+SALA_EDIT_WINDOW_MINUTES = environment.integer("SALA_EDIT_WINDOW_MINUTES", 24 * 60)
+#: Largest image upload accepted into a post, in bytes.
+SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+#: Largest image accepted into a post, in pixels (width x height), checked before decoding.
+SALA_UPLOAD_MAX_PIXELS = 40_000_000
 
 # --- Security ---------------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from sala.core import views as core_views
 
-urlpatterns = [
-    path("", core_views.home, name="home"),
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("sala.forums.urls")),
     path("", include("sala.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -17,3 +17,8 @@ def get_member_by_username(username: str) -> User:
 def list_newest_members(limit: int = 10) -> QuerySet[User]:
     """Return the most recently joined active members, newest first."""
     return User.objects.filter(is_active=True).order_by("-date_joined")[:limit]
+
+
+def find_member(username: str) -> User | None:
+    """Return the active member named `username` (any case), or None."""
+    return User.objects.filter(username__iexact=username, is_active=True).first()

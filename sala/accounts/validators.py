@@ -70,5 +70,21 @@ def validate_display_name(value: str) -> None:
         raise ValidationError(_("Remove the spaces at the start or end."), code="spaces")
 
 
+class NotOnlySpacesPasswordValidator:
+    """Refuse a password made only of spaces: long enough for the length rule, yet a guess.
+
+    Listed in AUTH_PASSWORD_VALIDATORS, so sign-up, reset and change all apply it.
+    """
+
+    def validate(self, password: str, user: object = None) -> None:
+        if password and not password.strip():
+            raise ValidationError(
+                _("Your password can't be only spaces."), code="password_only_spaces"
+            )
+
+    def get_help_text(self) -> str:
+        return str(_("Your password can't be only spaces."))
+
+
 #: The validators allauth applies to new usernames (ACCOUNT_USERNAME_VALIDATORS).
 USERNAME_VALIDATORS = [validate_username]

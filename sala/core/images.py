@@ -4,6 +4,7 @@ import io
 import warnings
 from typing import IO
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -28,20 +29,33 @@ def open_untrusted_image(data: IO[bytes], *, max_bytes: int, max_pixels: int) ->
     if size == 0:
         raise ImageRejected(_("The file is empty."))
     if size > max_bytes:
+        # Only the limit is named: rounded to one decimal, a file just over it would
+        # read as its own size ("5.0 MB; the limit is 5.0 MB").
         raise ImageRejected(
-            _("The file is too large: %(size)s MB; the limit is %(limit)s MB.")
-            % {"size": round(size / 1_048_576, 1), "limit": round(max_bytes / 1_048_576, 1)}
+            _("The file is too large: the limit is %(limit)s.")
+            % {"limit": filesizeformat(max_bytes)}
         )
+    megapixels = f"{max_pixels / 1_000_000:g}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(data, formats=ALLOWED_FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        # Pillow's own bomb check fires while the header is read, before the size is at
+        # hand, so only the limit can be named.
+        raise ImageRejected(
+            _("The image is too large: the limit is %(megapixels)s megapixels.")
+            % {"megapixels": megapixels}
+        ) from None
+    except UnidentifiedImageError:
         raise ImageRejected(_("This file is not a JPEG, PNG, GIF or WebP image.")) from None
     if image.width * image.height > max_pixels:
         raise ImageRejected(
-            _("The image is too large: %(width)s by %(height)s pixels.")
-            % {"width": image.width, "height": image.height}
+            _(
+                "The image is too large: %(width)s by %(height)s pixels;"
+                " the limit is %(megapixels)s megapixels."
+            )
+            % {"width": image.width, "height": image.height, "megapixels": megapixels}
         )
     try:
         image.load()

@@ -1,12 +1,9 @@
-"""Pages of the frame itself: the home page and uploaded files."""
+"""Files the frame serves itself: uploads, when no media host is configured."""
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest
 from django.utils._os import safe_join
-
-from sala.accounts import selectors as accounts_selectors
 
 #: The only kinds of upload served, by extension; anything else is a 404.
 SERVED_MEDIA_TYPES = {
@@ -16,13 +13,6 @@ SERVED_MEDIA_TYPES = {
     ".jpeg": "image/jpeg",
     ".gif": "image/gif",
 }
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """Show the community's front page."""
-    return render(
-        request, "core/home.html", {"newest_members": accounts_selectors.list_newest_members()}
-    )
 
 
 def media(request: HttpRequest, path: str) -> FileResponse:

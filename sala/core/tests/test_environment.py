@@ -52,7 +52,9 @@ def test_secret_key_is_generated_once_into_the_data_folder_and_kept(tmp_path: Pa
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
-def test_secret_key_from_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_key_from_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SECRET_KEY", "from-the-environment")
     assert environment.secret_key(tmp_path) == "from-the-environment"
     assert not (tmp_path / "secret_key").exists()

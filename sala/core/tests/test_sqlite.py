@@ -36,7 +36,7 @@ def test_concurrent_writers_queue_instead_of_failing() -> None:
                     email=f"writer{number}x{attempt}@example.org",
                     password=None,
                 )
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+        except BaseException as error:
             errors.append(error)
         finally:
             connections.close_all()

@@ -1,0 +1,813 @@
+"""Every account form answers bad input at the field, keeps what was typed, writes nothing.
+
+Passwords and files are the exception to "keeps what was typed": browsers never re-fill
+them, and a password must never travel back in a page.
+"""
+
+import hashlib
+import io
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
+from django.test import Client
+from PIL import Image
+
+from conftest import SmtpSink
+from sala.accounts.models import User
+from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = "/accounts/signup/"
+LOGIN = "/accounts/login/"
+PASSWORD_RESET = "/accounts/password/reset/"
+PROFILE_SETTINGS = "/settings/profile/"
+
+SCRIPT = "<script>alert(1)</script>"
+
+#: A sign-up that succeeds; each bad case changes some of it.
+GOOD_SIGNUP = {
+    "email": "newcomer@example.org",
+    "username": "newcomer",
+    "password1": "a lantern by the quay",
+    "password2": "a lantern by the quay",
+}
+
+
+# --- Reading pages as a member and a screen reader do ---------------------------------------
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    parent: "Element | None"
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """Return the element's text with runs of whitespace collapsed."""
+        return " ".join("".join(self.parts).split())
+
+    @property
+    def classes(self) -> list[str]:
+        return self.attrs.get("class", "").split()
+
+    def ancestors(self) -> Iterator["Element"]:
+        element = self.parent
+        while element is not None:
+            yield element
+            element = element.parent
+
+
+class Page(HTMLParser):
+    """A rendered page, parsed: elements with their attributes (unescaped) and text."""
+
+    #: Elements that never have content or an end tag.
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link"})
+    VOID |= {"meta", "source", "track", "wbr"}
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.html = html
+        self.elements: list[Element] = []
+        self._open: list[Element] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        parent = self._open[-1] if self._open else None
+        element = Element(tag, {name: value or "" for name, value in attrs}, parent)
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self._open) - 1, -1, -1):
+            if self._open[depth].tag == tag:
+                del self._open[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element.parts.append(data)
+
+    def with_id(self, element_id: str) -> list[Element]:
+        return [e for e in self.elements if e.attrs.get("id") == element_id]
+
+    def with_class(self, name: str) -> list[Element]:
+        return [e for e in self.elements if name in e.classes]
+
+    def control(self, name: str) -> Element:
+        """Return the one input, select or textarea called `name`."""
+        controls = [
+            e
+            for e in self.elements
+            if e.tag in {"input", "select", "textarea"} and e.attrs.get("name") == name
+        ]
+        assert len(controls) == 1, f"{len(controls)} form controls are named {name!r}"
+        return controls[0]
+
+    def selected(self, name: str) -> list[str]:
+        """Return the values of the selected options of the select called `name`."""
+        select = self.control(name)
+        return [
+            e.attrs["value"]
+            for e in self.elements
+            if e.tag == "option" and "selected" in e.attrs and select in e.ancestors()
+        ]
+
+    def fields_with_errors(self) -> set[str]:
+        """Return the names of the fields that show an error."""
+        return {
+            e.attrs["name"]
+            for e in self.elements
+            if e.tag in {"input", "select", "textarea"} and e.attrs.get("aria-invalid") == "true"
+        }
+
+    @property
+    def form_errors(self) -> str:
+        """Return the text of the errors about the whole form (not one field)."""
+        return " ".join(e.text for e in self.with_class("form__errors"))
+
+    @property
+    def main_text(self) -> str:
+        (main,) = [e for e in self.elements if e.tag == "main"]
+        return main.text
+
+
+def page_of(response: HttpResponseBase) -> Page:
+    """Return the page in `response`, checked for what screen readers rely on.
+
+    Ids must be unique and every aria-describedby must point at one, or a field's
+    error is read out for another field, or not at all.
+    """
+    assert isinstance(response, HttpResponse)
+    assert response["Content-Type"].startswith("text/html")
+    page = Page(response.content.decode())
+    ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
+    assert len(ids) == len(set(ids)), (
+        f"ids used twice: {sorted({i for i in ids if ids.count(i) > 1})}"
+    )
+    described_by = {i for e in page.elements for i in e.attrs.get("aria-describedby", "").split()}
+    assert described_by <= set(ids), f"aria-describedby points nowhere: {described_by - set(ids)}"
+    return page
+
+
+def assert_error_at_field(page: Page, name: str, message: str) -> None:
+    """Fail unless `message` is shown in the error block of field `name`, linked to it."""
+    error_id = f"id_{name}_error"
+    (block,) = page.with_id(error_id)
+    assert any("field__errors" in e.classes for e in [block, *block.ancestors()]), (
+        f"#{error_id} is not inside the field's error block"
+    )
+    assert message in block.text, f"{message!r} not in the error of {name}: {block.text!r}"
+    control = page.control(name)
+    assert error_id in control.attrs.get("aria-describedby", "").split()
+    assert control.attrs.get("aria-invalid") == "true"
+
+
+def assert_kept(page: Page, name: str, typed: str) -> None:
+    """Fail unless the control `name` shows back exactly what was typed."""
+    assert page.control(name).attrs.get("value", "") == typed
+
+
+def assert_not_echoed(page: Page, name: str) -> None:
+    """Fail if the password or file control `name` carries a value back to the browser."""
+    assert "value" not in page.control(name).attrs
+
+
+# --- Visitors and members --------------------------------------------------------------------
+
+
+def visitor() -> Client:
+    """Return a new browser with no cookies."""
+    return Client()
+
+
+@pytest.fixture
+def alice() -> User:
+    return make_member(username="alice", email="alice@example.org", display_name="Alice")
+
+
+def counts() -> tuple[int, int]:
+    return User.objects.count(), EmailAddress.objects.count()
+
+
+# --- Sign-up ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadSignup:
+    typed: dict[str, str]
+    errors: dict[str, str]
+
+
+SIGNUP_CASES = [
+    pytest.param(
+        BadSignup(
+            typed={"email": "", "username": "", "password1": "", "password2": ""},
+            errors={
+                "email": "This field is required.",
+                "username": "This field is required.",
+                "password1": "This field is required.",
+                "password2": "This field is required.",
+            },
+        ),
+        id="every field empty",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"email": "   ", "username": "   ", "password1": "   ", "password2": "   "},
+            errors={
+                "email": "This field is required.",
+                "username": "This field is required.",
+                "password1": "too short",
+            },
+        ),
+        id="only spaces",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "a" * 10_000},
+            errors={"username": "at most 30 characters (it has 10000)"},
+        ),
+        id="10,000-character username",
+    ),
+    pytest.param(
+        BadSignup(typed={"email": "newcomer@"}, errors={"email": "Enter a valid email address."}),
+        id="email without a domain",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"email": "new@comer@example.org"},
+            errors={"email": "Enter a valid email address."},
+        ),
+        id="email with two @",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"email": "newcomer@example..org"},
+            errors={"email": "Enter a valid email address."},
+        ),
+        id="email with an empty domain label",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"password1": "Tr0ub4d!", "password2": "Tr0ub4d!"},
+            errors={"password1": "This password is too short."},
+        ),
+        id="password too short",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"password1": "80211048576314", "password2": "80211048576314"},
+            errors={"password1": "This password is entirely numeric."},
+        ),
+        id="password all digits",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"password1": "password123", "password2": "password123"},
+            errors={"password1": "This password is too common."},
+        ),
+        id="common password",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={
+                "username": "bartholomew",
+                "password1": "bartholomew1!",
+                "password2": "bartholomew1!",
+            },
+            errors={"password1": "The password is too similar to the username."},
+        ),
+        id="password like the username",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"password2": "a lantern by the quai"},
+            errors={"password2": "You must type the same password each time."},
+        ),
+        id="passwords differ",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": SCRIPT},
+            errors={"username": "Use only letters, digits and the characters _ . -"},
+        ),
+        id="username with a script tag",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "new comer"},
+            errors={"username": "Usernames can't contain spaces or invisible characters."},
+        ),
+        id="username with a space",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "new\u200bcomer"},
+            errors={"username": "Usernames can't contain spaces or invisible characters."},
+        ),
+        id="username with a zero-width space",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "newcomer\u202egpj.exe"},
+            errors={"username": "Usernames can't contain spaces or invisible characters."},
+        ),
+        id="username with a right-to-left override",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "\uff41\uff4c\uff49\uff43\uff45"},  # "alice", fullwidth
+            errors={"username": "Use plain letters"},
+        ),
+        id="username in fullwidth letters",
+    ),
+    pytest.param(
+        BadSignup(
+            typed={"username": "p\u0430ypal"},  # the second letter is Cyrillic
+            errors={"username": "Use letters from one alphabet"},
+        ),
+        id="username mixing Latin and Cyrillic",
+    ),
+    pytest.param(
+        BadSignup(typed={"username": "Alice"}, errors={"username": "That username is taken."}),
+        id="username taken in another case",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SIGNUP_CASES)
+def test_sign_up_with_bad_input_shows_the_error_at_the_field_and_creates_nothing(
+    client: Client, mail: SmtpSink, alice: User, case: BadSignup
+) -> None:
+    typed = {**GOOD_SIGNUP, **case.typed}
+    before = counts()
+
+    response = client.post(SIGNUP, typed)
+
+    assert response.status_code == 200
+    page = page_of(response)
+    for name, message in case.errors.items():
+        assert_error_at_field(page, name, message)
+    assert page.fields_with_errors() == set(case.errors)
+    assert_kept(page, "username", typed["username"])
+    assert_kept(page, "email", typed["email"])
+    assert_not_echoed(page, "password1")
+    assert_not_echoed(page, "password2")
+    assert SCRIPT not in page.html
+    assert counts() == before
+    assert mail.messages == []
+
+
+def test_sign_up_refuses_a_password_of_only_spaces(client: Client, mail: SmtpSink) -> None:
+    spaces = " " * 12
+    before = counts()
+
+    response = client.post(SIGNUP, {**GOOD_SIGNUP, "password1": spaces, "password2": spaces})
+
+    assert response.status_code == 200
+    assert_error_at_field(page_of(response), "password1", "Your password can't be only spaces.")
+    assert counts() == before
+
+
+def test_sign_up_with_good_input_creates_the_member_and_sends_the_verification_mail(
+    client: Client, mail: SmtpSink
+) -> None:
+    """The control for the table above: the same form, untouched, does go through."""
+    response = client.post(SIGNUP, GOOD_SIGNUP)
+
+    assert response.status_code == 302
+    assert User.objects.filter(username="newcomer").exists()
+    mail.wait_for("newcomer@example.org")
+
+
+@pytest.mark.parametrize(
+    "typed_email",
+    [
+        pytest.param("alice@example.org", id="same spelling"),
+        pytest.param("ALICE@Example.org", id="other case"),
+    ],
+)
+def test_sign_up_with_a_taken_email_looks_like_any_sign_up_and_tells_only_the_owner(
+    mail: SmtpSink, alice: User, typed_email: str
+) -> None:
+    newcomer, impostor = visitor(), visitor()
+    fresh = newcomer.post(SIGNUP, GOOD_SIGNUP)
+    before = counts()
+
+    taken = impostor.post(SIGNUP, {**GOOD_SIGNUP, "username": "carol", "email": typed_email})
+
+    assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
+    # Each page repeats the address its visitor typed, and nothing else differs.
+    fresh_page = page_of(newcomer.get(fresh["Location"]))
+    taken_page = page_of(impostor.get(taken["Location"]))
+    assert taken_page.main_text.replace(typed_email.lower(), "ADDRESS") == (
+        fresh_page.main_text.replace(GOOD_SIGNUP["email"], "ADDRESS")
+    )
+    assert "Verify Your Email Address" in taken_page.main_text
+    assert counts() == before
+    assert not User.objects.filter(username="carol").exists()
+    notice = mail.wait_for("alice@example.org")
+    assert "Account Already Exists" in notice["Subject"]
+
+
+# --- Password reset --------------------------------------------------------------------------
+
+
+def test_password_reset_for_an_unknown_address_looks_the_same_as_for_a_known_one(
+    mail: SmtpSink, alice: User
+) -> None:
+    owner, stranger = visitor(), visitor()
+
+    known = owner.post(PASSWORD_RESET, {"email": "alice@example.org"})
+    unknown = stranger.post(PASSWORD_RESET, {"email": "nobody@example.org"})
+
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    known_page = page_of(owner.get(known["Location"]))
+    unknown_page = page_of(stranger.get(unknown["Location"]))
+    assert unknown_page.main_text == known_page.main_text
+    assert "nobody@example.org" not in unknown_page.html
+    mail.wait_for("alice@example.org")
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        pytest.param("", "This field is required.", id="empty"),
+        pytest.param("alice@", "Enter a valid email address.", id="no domain"),
+        pytest.param(SCRIPT, "Enter a valid email address.", id="script tag"),
+    ],
+)
+def test_password_reset_with_a_bad_address_shows_the_error_at_the_field(
+    client: Client, mail: SmtpSink, alice: User, typed: str, message: str
+) -> None:
+    response = client.post(PASSWORD_RESET, {"email": typed})
+
+    assert response.status_code == 200
+    page = page_of(response)
+    assert_error_at_field(page, "email", message)
+    assert_kept(page, "email", typed)
+    assert SCRIPT not in page.html
+    assert mail.messages == []
+
+
+# --- Sign-in ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        pytest.param("alice", id="username"),
+        pytest.param("alice@example.org", id="email"),
+    ],
+)
+def test_sign_in_with_a_wrong_password_says_so_above_the_form_and_keeps_the_login(
+    client: Client, alice: User, login: str
+) -> None:
+    response = client.post(LOGIN, {"login": login, "password": "not my password"})
+
+    assert response.status_code == 200
+    page = page_of(response)
+    assert "password you specified are not correct" in page.form_errors
+    assert_kept(page, "login", login)
+    assert_not_echoed(page, "password")
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_in_as_an_unknown_member_reads_exactly_like_a_wrong_password(
+    alice: User,
+) -> None:
+    wrong_password = visitor().post(LOGIN, {"login": "alice", "password": "not my password"})
+    unknown = visitor().post(LOGIN, {"login": "nobody", "password": "not my password"})
+
+    assert page_of(unknown).form_errors == page_of(wrong_password).form_errors
+
+
+def test_sign_in_with_empty_fields_marks_both_fields(client: Client, alice: User) -> None:
+    response = client.post(LOGIN, {"login": "", "password": ""})
+
+    assert response.status_code == 200
+    page = page_of(response)
+    assert_error_at_field(page, "login", "This field is required.")
+    assert_error_at_field(page, "password", "This field is required.")
+
+
+def test_after_five_wrong_passwords_even_the_right_one_is_refused_for_a_while(
+    client: Client, alice: User
+) -> None:
+    for _attempt in range(5):
+        response = client.post(LOGIN, {"login": "alice", "password": "not my password"})
+        assert "not correct" in page_of(response).form_errors
+
+    response = client.post(LOGIN, {"login": "alice", "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 200
+    page = page_of(response)
+    assert "Too many failed login attempts. Try again later." in page.form_errors
+    assert_kept(page, "login", "alice")
+    assert "_auth_user_id" not in client.session
+
+
+# --- Profile settings ------------------------------------------------------------------------
+
+
+def noise(size: int) -> bytes:
+    """Return `size` bytes that look random and do not compress: the same every run."""
+    return hashlib.shake_256(b"sala").digest(size)
+
+
+def encoded(image: Image.Image, image_format: str, **options: Any) -> bytes:
+    output = io.BytesIO()
+    image.save(output, format=image_format, **options)
+    return output.getvalue()
+
+
+def noisy_png() -> bytes:
+    """Return a 96x96 PNG of noise, about 28 KB."""
+    return encoded(Image.frombytes("RGB", (96, 96), noise(96 * 96 * 3)), "PNG")
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+@cache
+def blank_png(width: int, height: int) -> bytes:
+    """Return a valid 1-bit PNG of `width` x `height` black pixels.
+
+    Written row by row, so it is built without ever holding the pixels: the file is tiny,
+    the decoded image would not be (30000 x 30000 is 900 million pixels).
+    """
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = bytes(1 + (width + 7) // 8)  # filter type 0, then the packed bits
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", pixels)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+@dataclass(frozen=True)
+class BadUpload:
+    name: str
+    content_type: str
+    content: Callable[[], bytes]
+    message: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+SVG_WITH_SCRIPT = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    b"<script>alert(1)</script></svg>"
+)
+
+NOT_AN_IMAGE = "This file is not a JPEG, PNG, GIF or WebP image."
+DAMAGED = "The image is damaged and can't be read."
+
+UPLOAD_CASES = [
+    pytest.param(
+        BadUpload("avatar.png", "image/png", lambda: b"Just some words.\n", NOT_AN_IMAGE),
+        id="text file named .png",
+    ),
+    pytest.param(
+        BadUpload("avatar.svg", "image/svg+xml", lambda: SVG_WITH_SCRIPT, NOT_AN_IMAGE),
+        id="SVG with a script",
+    ),
+    pytest.param(
+        BadUpload("avatar.png", "image/png", lambda: SVG_WITH_SCRIPT, NOT_AN_IMAGE),
+        id="SVG named .png",
+    ),
+    pytest.param(
+        BadUpload(
+            "avatar.bmp",
+            "image/bmp",
+            lambda: encoded(Image.new("RGB", (32, 32), "teal"), "BMP"),
+            NOT_AN_IMAGE,
+        ),
+        id="BMP image",
+    ),
+    pytest.param(
+        BadUpload("avatar.png", "image/png", lambda: noisy_png()[: len(noisy_png()) // 2], DAMAGED),
+        id="PNG cut in half",
+    ),
+    pytest.param(
+        BadUpload(
+            "avatar.png",
+            "image/png",
+            lambda: noisy_png()[:200] + bytes(len(noisy_png()) - 200),
+            DAMAGED,
+        ),
+        id="PNG with its pixels zeroed",
+    ),
+    pytest.param(
+        BadUpload("avatar.png", "image/png", lambda: b"", "The submitted file is empty."),
+        id="empty file",
+    ),
+    pytest.param(
+        BadUpload(
+            "avatar.png",
+            "image/png",
+            noisy_png,
+            "The file is too large: the limit is 10.0 KB.",
+            settings={"SALA_AVATAR_MAX_BYTES": 10 * 1024},
+        ),
+        id="file over the size limit",
+    ),
+    pytest.param(
+        BadUpload(
+            "avatar.png",
+            "image/png",
+            lambda: blank_png(6000, 6000),
+            "The image is too large: 6000 by 6000 pixels; the limit is 25 megapixels.",
+        ),
+        id="36 megapixels",
+    ),
+    pytest.param(
+        BadUpload(
+            "avatar.png",
+            "image/png",
+            lambda: blank_png(30_000, 30_000),
+            "The image is too large: the limit is 25 megapixels.",
+        ),
+        id="image bomb of 900 megapixels",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class BadProfile:
+    typed: dict[str, str]
+    errors: dict[str, str]
+
+
+#: What the member means to save; each bad case changes some of it.
+GOOD_PROFILE = {"display_name": "Alice Liddell", "time_zone": "Europe/Lisbon"}
+
+PROFILE_CASES = [
+    pytest.param(
+        BadProfile(
+            typed={"display_name": "Alice\u202eecilA"},
+            errors={"display_name": "can't contain invisible or direction-changing"},
+        ),
+        id="display name with a right-to-left override",
+    ),
+    pytest.param(
+        BadProfile(
+            typed={"display_name": "Ali\u200dce"},
+            errors={"display_name": "can't contain invisible or direction-changing"},
+        ),
+        id="display name with a zero-width joiner",
+    ),
+    pytest.param(
+        BadProfile(
+            typed={"display_name": "A" * 51},
+            errors={"display_name": "at most 50 characters (it has 51)"},
+        ),
+        id="display name of 51 characters",
+    ),
+    pytest.param(
+        BadProfile(
+            typed={"display_name": "   "},
+            errors={"display_name": "Remove the spaces at the start or end."},
+        ),
+        id="display name of only spaces",
+    ),
+    pytest.param(
+        BadProfile(
+            typed={"time_zone": "Mars/Olympus_Mons"},
+            errors={"time_zone": "Select a valid choice."},
+        ),
+        id="unknown time zone",
+    ),
+    pytest.param(
+        BadProfile(typed={"time_zone": ""}, errors={"time_zone": "This field is required."}),
+        id="no time zone",
+    ),
+]
+
+
+def member_row(member: User) -> dict[str, object]:
+    """Return the member's stored row, less the "last seen" time every request touches."""
+    row = User.objects.filter(pk=member.pk).values().get()
+    return {column: value for column, value in row.items() if column != "last_seen"}
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def assert_profile_refused(response: HttpResponseBase, typed: dict[str, str]) -> Page:
+    assert response.status_code == 200
+    page = page_of(response)
+    assert_kept(page, "display_name", typed["display_name"])
+    assert SCRIPT not in page.html
+    return page
+
+
+@pytest.mark.parametrize("case", PROFILE_CASES)
+def test_profile_with_bad_input_shows_the_error_at_the_field_and_saves_nothing(
+    client: Client, alice: User, case: BadProfile
+) -> None:
+    client.force_login(alice)
+    typed = {**GOOD_PROFILE, **case.typed}
+    before = member_row(alice)
+
+    response = client.post(PROFILE_SETTINGS, typed)
+
+    page = assert_profile_refused(response, typed)
+    for name, message in case.errors.items():
+        assert_error_at_field(page, name, message)
+    assert page.fields_with_errors() == set(case.errors)
+    if "time_zone" not in case.errors:
+        assert page.selected("time_zone") == [typed["time_zone"]]
+    assert member_row(alice) == before
+    alice.refresh_from_db()
+    assert (alice.display_name, alice.time_zone) == ("Alice", "UTC")
+
+
+@pytest.mark.parametrize("case", UPLOAD_CASES)
+def test_avatar_that_is_not_a_safe_image_is_refused_at_the_field_and_nothing_is_stored(
+    client: Client, settings: Any, alice: User, case: BadUpload
+) -> None:
+    for name, value in case.settings.items():
+        setattr(settings, name, value)
+    client.force_login(alice)
+    upload = SimpleUploadedFile(case.name, case.content(), case.content_type)
+    before = member_row(alice)
+
+    response = client.post(PROFILE_SETTINGS, {**GOOD_PROFILE, "avatar": upload})
+
+    page = assert_profile_refused(response, GOOD_PROFILE)
+    assert_error_at_field(page, "avatar", case.message)
+    assert page.fields_with_errors() == {"avatar"}
+    assert_not_echoed(page, "avatar")
+    assert page.selected("time_zone") == [GOOD_PROFILE["time_zone"]]
+    assert member_row(alice) == before
+    alice.refresh_from_db()
+    assert not alice.avatar
+    assert files_under(Path(settings.MEDIA_ROOT)) == []
+
+
+def test_a_photo_becomes_a_256_pixel_webp_without_its_camera_metadata_served_unsniffable(
+    client: Client, settings: Any, alice: User
+) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "SalaTestCamera"  # Make
+    exif[0x0131] = "SalaTestSoftware"  # Software
+    photo = encoded(
+        Image.frombytes("RGB", (640, 480), noise(640 * 480 * 3)), "JPEG", exif=exif.tobytes()
+    )
+    assert Image.open(io.BytesIO(photo)).getexif()[0x010F] == "SalaTestCamera"
+    client.force_login(alice)
+
+    response = client.post(
+        PROFILE_SETTINGS,
+        {**GOOD_PROFILE, "avatar": SimpleUploadedFile("me.jpg", photo, "image/jpeg")},
+    )
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    avatar_name = alice.avatar.name
+    assert avatar_name is not None
+    assert re.fullmatch(rf"avatars/{alice.pk}/[0-9a-f]{{16}}\.webp", avatar_name)
+    with default_storage.open(avatar_name, "rb") as stored_file:
+        stored = stored_file.read()
+    avatar = Image.open(io.BytesIO(stored))
+    assert (avatar.format, avatar.size) == ("WEBP", (256, 256))
+    assert not avatar.getexif()
+    assert "exif" not in avatar.info
+    assert b"SalaTestCamera" not in stored
+    assert b"SalaTestSoftware" not in stored
+    media_root = Path(settings.MEDIA_ROOT)
+    assert files_under(media_root) == [media_root / avatar_name]
+
+    served = client.get(alice.avatar.url)
+
+    assert isinstance(served, FileResponse)
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/webp"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served.getvalue() == stored
+    served.close()

@@ -1,0 +1,184 @@
+"""Counts buffered outside the database and written in batches, such as topic views.
+
+A guest's read must write nothing to the database, so a view adds to a counter here and
+every few seconds one process takes all pending counts and applies them in one write.
+With REDIS_URL the buffer and the "who flushes" lock are shared by every process; without
+it each process buffers its own, which is right for the single-process default.
+
+Counts are approximate by design: when Redis is unreachable, additions are dropped (and
+logged once per outage) rather than slowing or breaking the page that made them.
+"""
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
+import redis
+from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+Apply = Callable[[dict[int, int]], None]
+
+
+class BufferedCounter(Protocol):
+    def add(self, object_id: int, amount: int = 1) -> None:
+        """Add `amount` to the pending count of `object_id`; never raise for the backend."""
+
+    def take(self) -> dict[int, int]:
+        """Return all pending counts and reset them, atomically: an add is in one take."""
+
+    def flush_due(self, apply: Apply, *, every: float = 10.0) -> bool:
+        """Take the pending counts and `apply` them if `every` seconds passed since a flush.
+
+        Return whether `apply` was called; it is not called when nothing is pending. If
+        `apply` raises, the counts are put back for the next flush and the error raised.
+        """
+
+
+class LocalBufferedCounter:
+    """Counts pending in this process's memory, behind a lock."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pending: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._last_flush = -float("inf")
+
+    def add(self, object_id: int, amount: int = 1) -> None:
+        with self._lock:
+            self._pending[object_id] += amount
+
+    def take(self) -> dict[int, int]:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+        return dict(pending)
+
+    def flush_due(self, apply: Apply, *, every: float = 10.0) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_flush < every:
+                return False
+            self._last_flush = now
+        counts = self.take()
+        if not counts:
+            return False
+        try:
+            apply(counts)
+        except BaseException:
+            with self._lock:
+                self._pending.update(counts)
+            raise
+        return True
+
+
+class RedisBufferedCounter:
+    """Counts pending in a Redis hash shared by every process.
+
+    `<prefix><name>` maps object ids to pending counts (HINCRBY); `<prefix><name>:flush`
+    is a lock that expires after `every` seconds, so one process in the interval flushes.
+    """
+
+    def __init__(self, name: str, client: redis.Redis, *, prefix: str = "sala:counts:") -> None:
+        self.name = name
+        self.client = client
+        self.key = f"{prefix}{name}"
+        self.lock_key = f"{prefix}{name}:flush"
+        self._down = False
+
+    def add(self, object_id: int, amount: int = 1) -> None:
+        self._call(lambda: self.client.hincrby(self.key, str(object_id), amount))
+
+    def take(self) -> dict[int, int]:
+        # RENAME moves the whole hash aside in one step, so an HINCRBY arriving meanwhile
+        # starts a fresh hash for the next take instead of being deleted with this one.
+        # In one MULTI with the read and delete, no crash can strand the renamed copy.
+        taking = f"{self.key}:taking:{uuid.uuid4().hex}"
+
+        def take_in_one_transaction() -> list[Any]:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.rename(self.key, taking)
+            pipe.hgetall(taking)
+            pipe.delete(taking)
+            # RENAME fails when nothing is pending; that error is the empty answer.
+            return pipe.execute(raise_on_error=False)
+
+        results = self._call(take_in_one_transaction)
+        if results is None:
+            return {}
+        renamed, pending = results[0], cast(dict[bytes, bytes], results[1])
+        if isinstance(renamed, redis.ResponseError):
+            if "no such key" not in str(renamed).lower():
+                logger.warning("Could not take %s counts: %s", self.name, renamed)
+            return {}
+        return {int(object_id): int(count) for object_id, count in pending.items()}
+
+    def flush_due(self, apply: Apply, *, every: float = 10.0) -> bool:
+        turn = self._call(
+            lambda: self.client.set(self.lock_key, "1", nx=True, px=max(1, int(every * 1000)))
+        )
+        if not turn:
+            return False
+        counts = self.take()
+        if not counts:
+            return False
+        try:
+            apply(counts)
+        except BaseException:
+            self._put_back(counts)
+            raise
+        return True
+
+    def _put_back(self, counts: dict[int, int]) -> None:
+        def put_back() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for object_id, count in counts.items():
+                pipe.hincrby(self.key, str(object_id), count)
+            pipe.execute()
+
+        self._call(put_back)
+
+    def _call[T](self, command: Callable[[], T]) -> T | None:
+        """Run `command`; on a Redis error log once per outage and return None."""
+        try:
+            result = command()
+        except redis.RedisError as error:
+            if not self._down:
+                self._down = True
+                logger.warning("Dropping %s counts, Redis did not answer: %s", self.name, error)
+            return None
+        if self._down:
+            self._down = False
+            logger.info("Counting %s again, Redis answers.", self.name)
+        return result
+
+
+def _connect(url: str) -> redis.Redis:
+    """Return a client for `url` that fails fast: counting must never hold up a page."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        # One immediate retry replaces a pooled connection that Redis closed; more would
+        # only make every page wait while Redis is down.
+        retry=Retry(NoBackoff(), retries=1),
+    )
+
+
+@functools.cache
+def get_counter(name: str) -> BufferedCounter:
+    """Return this process's counter called `name`: shared through Redis if REDIS_URL is set.
+
+    Each name is one counter per process (the in-process buffer must be shared by every
+    request), so reset with `get_counter.cache_clear()` after changing settings.
+    """
+    if settings.REDIS_URL:
+        return RedisBufferedCounter(name, _connect(settings.REDIS_URL))
+    return LocalBufferedCounter(name)

@@ -1,0 +1,1 @@
+"""Presence ("Recently Browsing") and the live event stream."""
