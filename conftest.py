@@ -26,6 +26,9 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache
 
+from sala.core.buffered_counts import get_counter
+from sala.live.presence import get_presence
+
 # Playwright's sync API keeps an event loop running in the test thread; the database work
 # pytest-django does around each test is still synchronous, so allow it in this process.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -49,7 +52,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Return once `url` answers over HTTP; fail with the process's output if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,7 +82,7 @@ class SmtpSink:
     messages: list[Message] = field(default_factory=list)
     received: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.received:
             self.messages.append(message_from_bytes(envelope.content))
             self.received.notify_all()
@@ -139,6 +144,8 @@ def mail(smtp_sink: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
 def _fresh_cache() -> Iterator[None]:
     """Start each test with an empty cache, so rate limits and counts don't carry over."""
     cache.clear()
+    get_counter.cache_clear()
+    get_presence.cache_clear()
     yield
     cache.clear()
 
@@ -267,9 +274,7 @@ class PageChecker:
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Evaluated through DevTools, so the page's CSP (no inline script) still holds.
             page.evaluate(self.axe_source + "\n;undefined")
-        result = page.evaluate(
-            "async () => await axe.run(document, {resultTypes: ['violations']})"
-        )
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         return [
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
             for v in result["violations"]

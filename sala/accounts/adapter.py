@@ -3,8 +3,9 @@
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from sala.accounts.models import User
 from django.conf import settings
+
+from sala.accounts.models import User
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth is untyped

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from allauth.account import forms as allauth_forms
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -65,3 +66,13 @@ class ProfileForm(forms.Form):
             raise forms.ValidationError(str(refusal), code="image") from None
         self.avatar_webp = encode_square_webp(image, side=AVATAR_SIDE)
         return upload
+
+
+class LoginForm(allauth_forms.LoginForm):  # type: ignore[misc]  # allauth is untyped
+    """allauth's sign-in form, labelled for what it takes: a username or an address."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        login = self.fields["login"]
+        login.label = _("Username or email")
+        login.widget.attrs.update({"autocomplete": "username", "placeholder": ""})

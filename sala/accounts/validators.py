@@ -22,6 +22,19 @@ def _is_hidden(character: str) -> bool:
     return category in {"Cf", "Cc", "Co", "Cs", "Cn"} or category.startswith("Z")
 
 
+def _is_mark(character: str) -> bool:
+    return unicodedata.category(character).startswith("M") if character else False
+
+
+def _is_name_character(character: str) -> bool:
+    """Return whether `character` may appear in a username.
+
+    Vowel signs and other combining marks count: Khmer, Devanagari and many other
+    scripts cannot write a name without them.
+    """
+    return character.isalnum() or character in USERNAME_PUNCTUATION or _is_mark(character)
+
+
 def _script(character: str) -> str:
     """Return the script a letter belongs to, from the first word of its Unicode name."""
     first_word = unicodedata.name(character, "UNKNOWN").split(" ", 1)[0]
@@ -44,7 +57,7 @@ def validate_username(value: str) -> None:
             _("Use plain letters: fullwidth forms, ligatures and similar aren't allowed."),
             code="compatibility",
         )
-    if not all(character.isalnum() or character in USERNAME_PUNCTUATION for character in value):
+    if not all(_is_name_character(c) for c in value) or _is_mark(value[:1]):
         raise ValidationError(
             _("Use only letters, digits and the characters _ . -"), code="characters"
         )

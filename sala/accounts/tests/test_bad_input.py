@@ -811,3 +811,10 @@ def test_a_photo_becomes_a_256_pixel_webp_without_its_camera_metadata_served_uns
     assert served["X-Content-Type-Options"] == "nosniff"
     assert served.getvalue() == stored
     served.close()
+
+
+@pytest.mark.parametrize("username", ["សុខា", "अनिल", "Łukasz", "Ἀλέξανδρος", "山田"])
+def test_names_in_scripts_with_vowel_signs_and_accents_are_allowed(username: str) -> None:
+    from sala.accounts.validators import validate_username
+
+    validate_username(username)

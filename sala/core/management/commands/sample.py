@@ -9,7 +9,10 @@ from sala.core.sample_community import load_sample_community
 
 
 class Command(BaseCommand):
-    help = "Load the sample community (once; running it again changes nothing) and print how to sign in as its admin."
+    help = (
+        "Load the sample community (once; running it again changes nothing) "
+        "and print how to sign in as its admin."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         sign_in = load_sample_community(settings.DATA_DIR)

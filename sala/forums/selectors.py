@@ -1,0 +1,162 @@
+"""Reads for the forum pages, each in a fixed number of queries whatever the data size."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Prefetch, Q
+from django.http import Http404
+
+from sala.accounts.models import User
+from sala.forums.models import POSTS_PER_PAGE, TOPICS_PER_PAGE, Category, Forum, Post, Topic
+from sala.live.presence import Browsing
+
+
+def list_categories() -> list[Category]:
+    """Return categories with their forums and each forum's latest post: three queries."""
+    latest = Post.objects.select_related("author", "topic").only(
+        "id",
+        "number",
+        "created_at",
+        "author__username",
+        "author__display_name",
+        "topic__id",
+        "topic__title",
+        "topic__slug",
+    )
+    forums = Forum.objects.select_related(None).prefetch_related(Prefetch("last_post", latest))
+    return list(Category.objects.prefetch_related(Prefetch("forums", forums)))
+
+
+def list_forums() -> list[Forum]:
+    """Return every forum in display order, with its category (for choosing where to post)."""
+    return list(Forum.objects.select_related("category"))
+
+
+def get_forum(forum_id: int) -> Forum:
+    """Return the forum, or raise Http404."""
+    forum = Forum.objects.select_related("category").filter(pk=forum_id).first()
+    if forum is None:
+        raise Http404("No such forum.")
+    return forum
+
+
+@dataclass(frozen=True)
+class ForumPage:
+    pinned: list[Topic]
+    topics: list[Topic]
+    next_cursor: str | None
+
+
+def _cursor(topic: Topic) -> str:
+    """Return the key after which the next page starts: "<µs since 1970>_<id>"."""
+    micros = int(topic.last_post_at.timestamp()) * 1_000_000 + topic.last_post_at.microsecond
+    return f"{micros}_{topic.pk}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """Return the (last activity, id) a cursor names; None for anything malformed."""
+    micros, _, topic_id = (cursor or "").partition("_")
+    if not (is_number(micros) and is_number(topic_id)) or len(micros) > 18:
+        return None
+    seconds, remainder = divmod(int(micros), 1_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=remainder)
+    return moment, int(topic_id)
+
+
+def is_number(text: str) -> bool:
+    """Return whether `text` is a plain ASCII whole number, not a superscript or foreign digit."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def list_forum_topics(forum: Forum, after: str | None = None) -> ForumPage:
+    """Return one page of a forum: pinned topics first (first page only), then by activity.
+
+    Pages follow a keyset cursor ("<last activity>_<id>" of the page's last topic) rather
+    than an OFFSET, so the hundredth page costs what the first does.
+    """
+    base = Topic.objects.visible().filter(forum=forum).select_related("author", "last_poster")
+    key = _parse_cursor(after)
+    pinned = [] if key else list(base.filter(is_pinned=True).order_by("-last_post_at", "-id"))
+    rest = base.filter(is_pinned=False)
+    if key:
+        moment, topic_id = key
+        rest = rest.filter(Q(last_post_at__lt=moment) | Q(last_post_at=moment, id__lt=topic_id))
+    topics = list(rest.order_by("-last_post_at", "-id")[: TOPICS_PER_PAGE + 1])
+    next_cursor = None
+    if len(topics) > TOPICS_PER_PAGE:
+        topics = topics[:TOPICS_PER_PAGE]
+        next_cursor = _cursor(topics[-1])
+    return ForumPage(pinned=pinned, topics=topics, next_cursor=next_cursor)
+
+
+def get_topic(topic_id: int) -> Topic:
+    """Return a visible topic with its forum and category, or raise Http404."""
+    topic: Topic | None = (
+        Topic.objects.visible().select_related("forum__category").filter(pk=topic_id).first()
+    )
+    if topic is None:
+        raise Http404("No such topic.")
+    return topic
+
+
+@dataclass(frozen=True)
+class TopicPage:
+    topic: Topic
+    number: int
+    page_count: int
+    posts: list[Post]
+    recommended: list[Post]
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.page_count
+
+
+def get_topic_page(topic: Topic, page: int) -> TopicPage:
+    """Return page `page` of a topic's posts (and, on page 1, its recommended replies).
+
+    Two queries whatever the topic's length or the page asked for. Raise Http404 for a
+    page past the end.
+    """
+    if page < 1 or page > topic.page_count:
+        raise Http404("No such page.")
+    posts = list(
+        Post.objects.in_topic_page(topic.pk, page, POSTS_PER_PAGE).select_related("author")
+    )
+    recommended: list[Post] = []
+    if page == 1:
+        recommended = list(
+            Post.objects.filter(topic=topic, recommended_at__isnull=False, is_deleted=False)
+            .select_related("author", "recommended_by")
+            .order_by("recommended_at")[:5]
+        )
+    for post in posts + recommended:
+        post.topic = topic  # spares a query per post when building its URLs
+    return TopicPage(
+        topic=topic,
+        number=page,
+        page_count=topic.page_count,
+        posts=posts,
+        recommended=recommended,
+    )
+
+
+def get_post(topic: Topic, number: int) -> Post:
+    """Return post `number` of `topic`, or raise Http404."""
+    post = Post.objects.select_related("author").filter(topic=topic, number=number).first()
+    if post is None:
+        raise Http404("No such post.")
+    post.topic = topic
+    return post
+
+
+def list_browsing_members(browsing: Browsing) -> list[User]:
+    """Return the members in `browsing`, most recent first: one query."""
+    if not browsing.member_ids:
+        return []
+    found = User.objects.in_bulk(browsing.member_ids)
+    return [found[member_id] for member_id in browsing.member_ids if member_id in found]

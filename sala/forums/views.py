@@ -1,0 +1,285 @@
+"""Forum pages: the index, a forum, a topic, and the forms that write to them."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from sala.accounts.models import User
+from sala.core.buffered_counts import get_counter
+from sala.core.images import ImageRejected
+from sala.forums import permissions, selectors, services
+from sala.forums.forms import (
+    ACTION_ATTACH,
+    ACTION_PREVIEW,
+    EditPostForm,
+    PostingForm,
+    ReplyForm,
+    TopicForm,
+)
+from sala.forums.models import Post, Topic
+from sala.forums.uploads import figure_markdown, store_post_image
+from sala.live.presence import get_presence, visitor_key
+
+
+def _member(request: HttpRequest) -> User:
+    """Return the signed-in member (views behind login_required only)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """Show every category with its forums, counts and latest posts."""
+    return render(request, "forums/index.html", {"categories": selectors.list_categories()})
+
+
+def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
+    """Show a forum's topics, pinned first, then by last activity, 25 at a time."""
+    forum = selectors.get_forum(forum_id)
+    if slug != forum.slug:
+        return redirect(forum, permanent=True)
+    listing = selectors.list_forum_topics(forum, after=request.GET.get("after"))
+    return render(request, "forums/forum.html", {"forum": forum, "listing": listing})
+
+
+def _page_number(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    if not selectors.is_number(raw):
+        raise Http404("No such page.")
+    return int(raw)
+
+
+def _attach_image(request: HttpRequest, form: PostingForm) -> bool:
+    """Store the image the member attached and put its line into the text.
+
+    Return False (with the reason at the image field) when the image is refused.
+    """
+    upload = form.cleaned_data.get("image")
+    if not upload:
+        form.add_error("image", _("Choose an image to add."))
+        return False
+    try:
+        stored = store_post_image(owner=_member(request), upload=upload)
+    except ImageRejected as refusal:
+        form.add_error("image", str(refusal))
+        return False
+    line = figure_markdown(stored, form.cleaned_data.get("caption", ""))
+    text = request.POST.get("text", "").rstrip()
+    data = request.POST.copy()
+    data["text"] = f"{text}\n\n{line}\n" if text else f"{line}\n"
+    data["caption"] = ""
+    form.data = data
+    return True
+
+
+def _preview_or_attach(request: HttpRequest, form: PostingForm) -> str | None:
+    """Handle the Preview and Add image buttons; return the preview HTML, if any.
+
+    Return None when the form should be posted instead.
+    """
+    if form.action == ACTION_ATTACH:
+        _attach_image(request, form)
+        return ""
+    if form.action == ACTION_PREVIEW:
+        return services.cook_post(form.cleaned_data["text"]).html
+    return None
+
+
+def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Show a page of a topic: posts by number, the reply box or the guest panel,
+    and who is browsing."""
+    topic = selectors.get_topic(topic_id)
+    page = _page_number(request)
+    if slug != topic.slug:
+        suffix = f"?page={page}" if page > 1 else ""
+        return HttpResponseRedirect(topic.get_absolute_url() + suffix, status=301)
+    topic_page = selectors.get_topic_page(topic, page)
+
+    presence = get_presence()
+    member = request.user if isinstance(request.user, User) else None
+    presence.touch(
+        topic.pk, member_id=member.pk if member else None, visitor_key=visitor_key(request)
+    )
+    browsing = presence.browsing(topic.pk)
+    views = get_counter("topic_views")
+    views.add(topic.pk)
+    views.flush_due(services.add_views)
+
+    context: dict[str, Any] = {
+        "topic": topic,
+        "topic_page": topic_page,
+        "browsing_members": selectors.list_browsing_members(browsing),
+        "browsing_guests": browsing.guest_count,
+        "can_moderate": permissions.can_moderate(request.user),
+    }
+    if member is not None:
+        context["reply_form"] = _reply_form_for(request, topic, member)
+    return render(request, "forums/topic.html", context)
+
+
+def _reply_form_for(request: HttpRequest, topic: Topic, member: User) -> ReplyForm | None:
+    """Return a fresh reply form, with a quoted post if asked; None if replying is closed."""
+    try:
+        permissions.check_reply(member, topic)
+    except PermissionDenied:
+        return None
+    initial = {}
+    quote = request.GET.get("quote", "")
+    if selectors.is_number(quote):
+        quoted = Post.objects.filter(topic=topic, number=int(quote), is_deleted=False)
+        post = quoted.select_related("author").first()
+        if post is not None:
+            initial["text"] = quote_markdown(post)
+    return ReplyForm(initial=initial)
+
+
+def quote_markdown(post: Post) -> str:
+    """Return `post` as a Markdown quotation that names its author, ready to answer."""
+    lines = post.text.strip().splitlines()
+    quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
+    return f"@{post.author.username} wrote:\n\n{quoted}\n\n"
+
+
+def post_permalink(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Send a post's link to the page it is on, scrolled to it."""
+    topic = selectors.get_topic(topic_id)
+    post = selectors.get_post(topic, number)
+    suffix = f"?page={post.page}" if post.page > 1 else ""
+    return redirect(f"{topic.get_absolute_url()}{suffix}#post-{post.number}")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_topic(request: HttpRequest) -> HttpResponse:
+    """Start a topic: choose a forum, a title, write the first post, maybe cite a source."""
+    member = _member(request)
+    preview = None
+    if request.method == "POST":
+        form = TopicForm(request.POST, request.FILES)
+        if form.is_valid():
+            preview = _preview_or_attach(request, form)
+            if preview is None:
+                topic = services.create_topic(
+                    forum=form.cleaned_data["forum"],
+                    author=member,
+                    title=form.cleaned_data["title"],
+                    text=form.cleaned_data["text"],
+                    source_url=form.cleaned_data["source_url"],
+                    submission_key=form.cleaned_data["submission_key"],
+                )
+                return redirect(topic)
+    else:
+        forum_id = request.GET.get("forum", "")
+        form = TopicForm(initial={"forum": int(forum_id)} if selectors.is_number(forum_id) else {})
+    return render(request, "forums/create_topic.html", {"form": form, "preview": preview})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Post a reply (or preview it, or add an image to it) and land on it."""
+    member = _member(request)
+    topic = selectors.get_topic(topic_id)
+    permissions.check_reply(member, topic)
+    preview = None
+    if request.method == "POST":
+        form = ReplyForm(request.POST, request.FILES)
+        if form.is_valid():
+            preview = _preview_or_attach(request, form)
+            if preview is None:
+                post = services.reply(
+                    topic=topic,
+                    author=member,
+                    text=form.cleaned_data["text"],
+                    submission_key=form.cleaned_data["submission_key"],
+                )
+                return redirect(post)
+    else:
+        form = _reply_form_for(request, topic, member) or ReplyForm()
+    return render(request, "forums/reply.html", {"topic": topic, "form": form, "preview": preview})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Edit a post (and the title, for a topic's first post); the old text is kept."""
+    member = _member(request)
+    topic = selectors.get_topic(topic_id)
+    post = selectors.get_post(topic, number)
+    permissions.check_edit_post(member, post)
+    preview = None
+    if request.method == "POST":
+        form = EditPostForm(request.POST, with_title=post.is_first)
+        if form.is_valid():
+            if request.POST.get("action") == ACTION_PREVIEW:
+                preview = services.cook_post(form.cleaned_data["text"]).html
+            else:
+                services.edit_post(
+                    post=post,
+                    editor=member,
+                    text=form.cleaned_data["text"],
+                    title=form.cleaned_data.get("title"),
+                )
+                return redirect(post)
+    else:
+        form = EditPostForm(
+            initial={"text": post.text, "title": topic.title}, with_title=post.is_first
+        )
+    return render(
+        request,
+        "forums/edit_post.html",
+        {"topic": topic, "post": post, "form": form, "preview": preview},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Ask, then delete a post softly (its number stays, so links elsewhere stay right)."""
+    member = _member(request)
+    topic = selectors.get_topic(topic_id)
+    post = selectors.get_post(topic, number)
+    permissions.check_delete_post(member, post)
+    if request.method == "POST":
+        services.delete_post(post=post, actor=member)
+        if post.is_first:
+            messages.success(request, _("Your topic was deleted."))
+            return redirect(topic.forum)
+        messages.success(request, _("Your post was deleted."))
+        return redirect(post)
+    return render(request, "forums/delete_post.html", {"topic": topic, "post": post})
+
+
+def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Show every earlier version of a post, newest first."""
+    topic = selectors.get_topic(topic_id)
+    post = selectors.get_post(topic, number)
+    if post.is_deleted:
+        raise Http404("This post was deleted.")
+    revisions = post.revisions.select_related("editor").order_by("-number")
+    return render(
+        request,
+        "forums/revisions.html",
+        {"topic": topic, "post": post, "revisions": list(revisions)},
+    )
+
+
+@login_required
+@require_POST
+def recommend_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Mark a reply as recommended, or take the mark away."""
+    member = _member(request)
+    topic = selectors.get_topic(topic_id)
+    post = selectors.get_post(topic, number)
+    if request.POST.get("recommend") == "0":
+        services.unrecommend_post(post=post, moderator=member)
+    else:
+        services.recommend_post(post=post, moderator=member)
+    return redirect(reverse("forums:topic", args=[topic.pk, topic.slug]) + f"#post-{number}")

@@ -1,0 +1,1 @@
+"""Members' text: Markdown cooked once into sanitised HTML, with its mentions and links."""
