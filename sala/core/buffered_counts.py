@@ -20,8 +20,8 @@ from typing import Any, Protocol, cast
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from sala.core.redis_client import OutageGuard, fail_fast_client
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +91,14 @@ class RedisBufferedCounter:
         self.client = client
         self.key = f"{prefix}{name}"
         self.lock_key = f"{prefix}{name}:flush"
-        self._down = False
+        self._guard = OutageGuard(
+            logger,
+            down=f"Dropping {name} counts, Redis did not answer",
+            up=f"Counting {name} again, Redis answers.",
+        )
 
     def add(self, object_id: int, amount: int = 1) -> None:
-        self._call(lambda: self.client.hincrby(self.key, str(object_id), amount))
+        self._guard.call(lambda: self.client.hincrby(self.key, str(object_id), amount))
 
     def take(self) -> dict[int, int]:
         # RENAME moves the whole hash aside in one step, so an HINCRBY arriving meanwhile
@@ -110,7 +114,7 @@ class RedisBufferedCounter:
             # RENAME fails when nothing is pending; that error is the empty answer.
             return pipe.execute(raise_on_error=False)
 
-        results = self._call(take_in_one_transaction)
+        results = self._guard.call(take_in_one_transaction)
         if results is None:
             return {}
         renamed, pending = results[0], cast(dict[bytes, bytes], results[1])
@@ -121,7 +125,7 @@ class RedisBufferedCounter:
         return {int(object_id): int(count) for object_id, count in pending.items()}
 
     def flush_due(self, apply: Apply, *, every: float = 10.0) -> bool:
-        turn = self._call(
+        turn = self._guard.call(
             lambda: self.client.set(self.lock_key, "1", nx=True, px=max(1, int(every * 1000)))
         )
         if not turn:
@@ -143,33 +147,7 @@ class RedisBufferedCounter:
                 pipe.hincrby(self.key, str(object_id), count)
             pipe.execute()
 
-        self._call(put_back)
-
-    def _call[T](self, command: Callable[[], T]) -> T | None:
-        """Run `command`; on a Redis error log once per outage and return None."""
-        try:
-            result = command()
-        except redis.RedisError as error:
-            if not self._down:
-                self._down = True
-                logger.warning("Dropping %s counts, Redis did not answer: %s", self.name, error)
-            return None
-        if self._down:
-            self._down = False
-            logger.info("Counting %s again, Redis answers.", self.name)
-        return result
-
-
-def _connect(url: str) -> redis.Redis:
-    """Return a client for `url` that fails fast: counting must never hold up a page."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        # One immediate retry replaces a pooled connection that Redis closed; more would
-        # only make every page wait while Redis is down.
-        retry=Retry(NoBackoff(), retries=1),
-    )
+        self._guard.call(put_back)
 
 
 @functools.cache
@@ -180,5 +158,5 @@ def get_counter(name: str) -> BufferedCounter:
     request), so reset with `get_counter.cache_clear()` after changing settings.
     """
     if settings.REDIS_URL:
-        return RedisBufferedCounter(name, _connect(settings.REDIS_URL))
+        return RedisBufferedCounter(name, fail_fast_client(settings.REDIS_URL))
     return LocalBufferedCounter(name)

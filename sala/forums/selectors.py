@@ -154,6 +154,12 @@ def get_post(topic: Topic, number: int) -> Post:
     return post
 
 
+def get_topic_post(topic_id: int, number: int) -> Post:
+    """Return post `number` of a visible topic, with the topic; raise Http404 if either
+    is missing."""
+    return get_post(get_topic(topic_id), number)
+
+
 def list_browsing_members(browsing: Browsing) -> list[User]:
     """Return the members in `browsing`, most recent first: one query."""
     if not browsing.member_ids:

@@ -149,8 +149,8 @@ def quote_markdown(post: Post) -> str:
 
 def post_permalink(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Send a post's link to the page it is on, scrolled to it."""
-    topic = selectors.get_topic(topic_id)
-    post = selectors.get_post(topic, number)
+    post = selectors.get_topic_post(topic_id, number)
+    topic = post.topic
     suffix = f"?page={post.page}" if post.page > 1 else ""
     return redirect(f"{topic.get_absolute_url()}{suffix}#post-{post.number}")
 
@@ -211,8 +211,8 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
 def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Edit a post (and the title, for a topic's first post); the old text is kept."""
     member = _member(request)
-    topic = selectors.get_topic(topic_id)
-    post = selectors.get_post(topic, number)
+    post = selectors.get_topic_post(topic_id, number)
+    topic = post.topic
     permissions.check_edit_post(member, post)
     preview = None
     if request.method == "POST":
@@ -244,8 +244,8 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
 def delete_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Ask, then delete a post softly (its number stays, so links elsewhere stay right)."""
     member = _member(request)
-    topic = selectors.get_topic(topic_id)
-    post = selectors.get_post(topic, number)
+    post = selectors.get_topic_post(topic_id, number)
+    topic = post.topic
     permissions.check_delete_post(member, post)
     if request.method == "POST":
         services.delete_post(post=post, actor=member)
@@ -259,8 +259,8 @@ def delete_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> 
 
 def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Show every earlier version of a post, newest first."""
-    topic = selectors.get_topic(topic_id)
-    post = selectors.get_post(topic, number)
+    post = selectors.get_topic_post(topic_id, number)
+    topic = post.topic
     if post.is_deleted:
         raise Http404("This post was deleted.")
     revisions = post.revisions.select_related("editor").order_by("-number")
@@ -276,8 +276,8 @@ def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) 
 def recommend_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Mark a reply as recommended, or take the mark away."""
     member = _member(request)
-    topic = selectors.get_topic(topic_id)
-    post = selectors.get_post(topic, number)
+    post = selectors.get_topic_post(topic_id, number)
+    topic = post.topic
     if request.POST.get("recommend") == "0":
         services.unrecommend_post(post=post, moderator=member)
     else:

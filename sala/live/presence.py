@@ -21,9 +21,9 @@ import redis
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
-from redis.backoff import NoBackoff
 from redis.client import Pipeline
-from redis.retry import Retry
+
+from sala.core.redis_client import OutageGuard, fail_fast_client
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,11 @@ class RedisPresence:
         self.client = client
         self.prefix = prefix
         self.retain = retain
-        self._down = False
+        self._guard = OutageGuard(
+            logger,
+            down="Presence is unavailable, Redis did not answer",
+            up="Presence is available again, Redis answers.",
+        )
 
     def touch(
         self,
@@ -228,37 +232,15 @@ class RedisPresence:
         return f"{self.prefix}{topic_id}:members", f"{self.prefix}{topic_id}:guests"
 
     def _execute(self, pipe: Pipeline) -> list[Any] | None:
-        """Run `pipe`; on a Redis error log once per outage and return None."""
-        try:
-            results = pipe.execute()
-        except redis.RedisError as error:
-            if not self._down:
-                self._down = True
-                logger.warning("Presence is unavailable, Redis did not answer: %s", error)
-            return None
-        if self._down:
-            self._down = False
-            logger.info("Presence is available again, Redis answers.")
-        return results
-
-
-def _connect(url: str) -> redis.Redis:
-    """Return a client for `url` that fails fast: presence must never hold up a page."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        # One immediate retry replaces a pooled connection that Redis closed; more would
-        # only make every page wait while Redis is down.
-        retry=Retry(NoBackoff(), retries=1),
-    )
+        """Run `pipe`; on a Redis error return None (the guard logs the outage once)."""
+        return self._guard.call(pipe.execute)
 
 
 @functools.cache
 def get_presence() -> Presence:
     """Return this process's presence: shared through Redis if REDIS_URL is set."""
     if settings.REDIS_URL:
-        return RedisPresence(_connect(settings.REDIS_URL))
+        return RedisPresence(fail_fast_client(settings.REDIS_URL))
     return LocalPresence()
 
 

@@ -9,10 +9,9 @@ import io
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from django.test import Client
 from PIL import Image
@@ -28,6 +27,14 @@ from PIL import Image
 from conftest import SmtpSink
 from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
+from sala.core.tests.html_pages import (
+    Page,
+    assert_error_at_field,
+    assert_kept,
+    assert_not_echoed,
+    assert_only_errors_at,
+    page_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,149 +52,6 @@ GOOD_SIGNUP = {
     "password1": "a lantern by the quay",
     "password2": "a lantern by the quay",
 }
-
-
-# --- Reading pages as a member and a screen reader do ---------------------------------------
-
-
-@dataclass
-class Element:
-    tag: str
-    attrs: dict[str, str]
-    parent: "Element | None"
-    parts: list[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """Return the element's text with runs of whitespace collapsed."""
-        return " ".join("".join(self.parts).split())
-
-    @property
-    def classes(self) -> list[str]:
-        return self.attrs.get("class", "").split()
-
-    def ancestors(self) -> Iterator["Element"]:
-        element = self.parent
-        while element is not None:
-            yield element
-            element = element.parent
-
-
-class Page(HTMLParser):
-    """A rendered page, parsed: elements with their attributes (unescaped) and text."""
-
-    #: Elements that never have content or an end tag.
-    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link"})
-    VOID |= {"meta", "source", "track", "wbr"}
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.html = html
-        self.elements: list[Element] = []
-        self._open: list[Element] = []
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        parent = self._open[-1] if self._open else None
-        element = Element(tag, {name: value or "" for name, value in attrs}, parent)
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self._open.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self._open) - 1, -1, -1):
-            if self._open[depth].tag == tag:
-                del self._open[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element.parts.append(data)
-
-    def with_id(self, element_id: str) -> list[Element]:
-        return [e for e in self.elements if e.attrs.get("id") == element_id]
-
-    def with_class(self, name: str) -> list[Element]:
-        return [e for e in self.elements if name in e.classes]
-
-    def control(self, name: str) -> Element:
-        """Return the one input, select or textarea called `name`."""
-        controls = [
-            e
-            for e in self.elements
-            if e.tag in {"input", "select", "textarea"} and e.attrs.get("name") == name
-        ]
-        assert len(controls) == 1, f"{len(controls)} form controls are named {name!r}"
-        return controls[0]
-
-    def selected(self, name: str) -> list[str]:
-        """Return the values of the selected options of the select called `name`."""
-        select = self.control(name)
-        return [
-            e.attrs["value"]
-            for e in self.elements
-            if e.tag == "option" and "selected" in e.attrs and select in e.ancestors()
-        ]
-
-    def fields_with_errors(self) -> set[str]:
-        """Return the names of the fields that show an error."""
-        return {
-            e.attrs["name"]
-            for e in self.elements
-            if e.tag in {"input", "select", "textarea"} and e.attrs.get("aria-invalid") == "true"
-        }
-
-    @property
-    def form_errors(self) -> str:
-        """Return the text of the errors about the whole form (not one field)."""
-        return " ".join(e.text for e in self.with_class("form__errors"))
-
-    @property
-    def main_text(self) -> str:
-        (main,) = [e for e in self.elements if e.tag == "main"]
-        return main.text
-
-
-def page_of(response: HttpResponseBase) -> Page:
-    """Return the page in `response`, checked for what screen readers rely on.
-
-    Ids must be unique and every aria-describedby must point at one, or a field's
-    error is read out for another field, or not at all.
-    """
-    assert isinstance(response, HttpResponse)
-    assert response["Content-Type"].startswith("text/html")
-    page = Page(response.content.decode())
-    ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
-    assert len(ids) == len(set(ids)), (
-        f"ids used twice: {sorted({i for i in ids if ids.count(i) > 1})}"
-    )
-    described_by = {i for e in page.elements for i in e.attrs.get("aria-describedby", "").split()}
-    assert described_by <= set(ids), f"aria-describedby points nowhere: {described_by - set(ids)}"
-    return page
-
-
-def assert_error_at_field(page: Page, name: str, message: str) -> None:
-    """Fail unless `message` is shown in the error block of field `name`, linked to it."""
-    error_id = f"id_{name}_error"
-    (block,) = page.with_id(error_id)
-    assert any("field__errors" in e.classes for e in [block, *block.ancestors()]), (
-        f"#{error_id} is not inside the field's error block"
-    )
-    assert message in block.text, f"{message!r} not in the error of {name}: {block.text!r}"
-    control = page.control(name)
-    assert error_id in control.attrs.get("aria-describedby", "").split()
-    assert control.attrs.get("aria-invalid") == "true"
-
-
-def assert_kept(page: Page, name: str, typed: str) -> None:
-    """Fail unless the control `name` shows back exactly what was typed."""
-    assert page.control(name).attrs.get("value", "") == typed
-
-
-def assert_not_echoed(page: Page, name: str) -> None:
-    """Fail if the password or file control `name` carries a value back to the browser."""
-    assert "value" not in page.control(name).attrs
 
 
 # --- Visitors and members --------------------------------------------------------------------
@@ -364,11 +228,8 @@ def test_sign_up_with_bad_input_shows_the_error_at_the_field_and_creates_nothing
 
     assert response.status_code == 200
     page = page_of(response)
-    for name, message in case.errors.items():
-        assert_error_at_field(page, name, message)
-    assert page.fields_with_errors() == set(case.errors)
-    assert_kept(page, "username", typed["username"])
-    assert_kept(page, "email", typed["email"])
+    assert_only_errors_at(page, case.errors)
+    assert_kept(page, typed, "username", "email")
     assert_not_echoed(page, "password1")
     assert_not_echoed(page, "password2")
     assert SCRIPT not in page.html
@@ -418,10 +279,10 @@ def test_sign_up_with_a_taken_email_looks_like_any_sign_up_and_tells_only_the_ow
     # Each page repeats the address its visitor typed, and nothing else differs.
     fresh_page = page_of(newcomer.get(fresh["Location"]))
     taken_page = page_of(impostor.get(taken["Location"]))
-    assert taken_page.main_text.replace(typed_email.lower(), "ADDRESS") == (
-        fresh_page.main_text.replace(GOOD_SIGNUP["email"], "ADDRESS")
+    assert taken_page.main.text.replace(typed_email.lower(), "ADDRESS") == (
+        fresh_page.main.text.replace(GOOD_SIGNUP["email"], "ADDRESS")
     )
-    assert "Verify Your Email Address" in taken_page.main_text
+    assert "Verify Your Email Address" in taken_page.main.text
     assert counts() == before
     assert not User.objects.filter(username="carol").exists()
     notice = mail.wait_for("alice@example.org")
@@ -443,7 +304,7 @@ def test_password_reset_for_an_unknown_address_looks_the_same_as_for_a_known_one
     assert known["Location"] == unknown["Location"]
     known_page = page_of(owner.get(known["Location"]))
     unknown_page = page_of(stranger.get(unknown["Location"]))
-    assert unknown_page.main_text == known_page.main_text
+    assert unknown_page.main.text == known_page.main.text
     assert "nobody@example.org" not in unknown_page.html
     mail.wait_for("alice@example.org")
 
@@ -464,7 +325,7 @@ def test_password_reset_with_a_bad_address_shows_the_error_at_the_field(
     assert response.status_code == 200
     page = page_of(response)
     assert_error_at_field(page, "email", message)
-    assert_kept(page, "email", typed)
+    assert_kept(page, {"email": typed}, "email")
     assert SCRIPT not in page.html
     assert mail.messages == []
 
@@ -487,7 +348,7 @@ def test_sign_in_with_a_wrong_password_says_so_above_the_form_and_keeps_the_logi
     assert response.status_code == 200
     page = page_of(response)
     assert "password you specified are not correct" in page.form_errors
-    assert_kept(page, "login", login)
+    assert_kept(page, {"login": login}, "login")
     assert_not_echoed(page, "password")
     assert "_auth_user_id" not in client.session
 
@@ -522,7 +383,7 @@ def test_after_five_wrong_passwords_even_the_right_one_is_refused_for_a_while(
     assert response.status_code == 200
     page = page_of(response)
     assert "Too many failed login attempts. Try again later." in page.form_errors
-    assert_kept(page, "login", "alice")
+    assert_kept(page, {"login": "alice"}, "login")
     assert "_auth_user_id" not in client.session
 
 
@@ -721,7 +582,7 @@ def files_under(folder: Path) -> list[Path]:
 def assert_profile_refused(response: HttpResponseBase, typed: dict[str, str]) -> Page:
     assert response.status_code == 200
     page = page_of(response)
-    assert_kept(page, "display_name", typed["display_name"])
+    assert_kept(page, typed, "display_name")
     assert SCRIPT not in page.html
     return page
 
@@ -737,9 +598,7 @@ def test_profile_with_bad_input_shows_the_error_at_the_field_and_saves_nothing(
     response = client.post(PROFILE_SETTINGS, typed)
 
     page = assert_profile_refused(response, typed)
-    for name, message in case.errors.items():
-        assert_error_at_field(page, name, message)
-    assert page.fields_with_errors() == set(case.errors)
+    assert_only_errors_at(page, case.errors)
     if "time_zone" not in case.errors:
         assert page.selected("time_zone") == [typed["time_zone"]]
     assert member_row(alice) == before
@@ -760,8 +619,7 @@ def test_avatar_that_is_not_a_safe_image_is_refused_at_the_field_and_nothing_is_
     response = client.post(PROFILE_SETTINGS, {**GOOD_PROFILE, "avatar": upload})
 
     page = assert_profile_refused(response, GOOD_PROFILE)
-    assert_error_at_field(page, "avatar", case.message)
-    assert page.fields_with_errors() == {"avatar"}
+    assert_only_errors_at(page, {"avatar": case.message})
     assert_not_echoed(page, "avatar")
     assert page.selected("time_zone") == [GOOD_PROFILE["time_zone"]]
     assert member_row(alice) == before

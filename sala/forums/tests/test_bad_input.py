@@ -12,11 +12,10 @@ import hashlib
 import io
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -24,8 +23,6 @@ from urllib.parse import unquote
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import HttpResponse
-from django.http.response import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -34,168 +31,19 @@ from PIL import Image
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
+from sala.core.tests.html_pages import (
+    Page,
+    assert_kept,
+    assert_not_echoed,
+    assert_only_errors_at,
+    page_of,
+)
 from sala.forums.models import Forum, Post, PostRevision, Topic, Upload
 from sala.forums.tests.factories import make_forum, make_replies, make_topic
 
 pytestmark = pytest.mark.django_db
 
 NEW_TOPIC = "/new/topic/"
-
-
-# --- Reading pages ---------------------------------------------------------------------------
-
-
-@dataclass
-class Element:
-    tag: str
-    attrs: dict[str, str]
-    parent: "Element | None"
-    parts: list[str] = field(default_factory=list)
-
-    @property
-    def raw_text(self) -> str:
-        return "".join(self.parts)
-
-    @property
-    def text(self) -> str:
-        """Return the element's text with runs of whitespace collapsed."""
-        return " ".join(self.raw_text.split())
-
-    @property
-    def classes(self) -> list[str]:
-        return self.attrs.get("class", "").split()
-
-    def ancestors(self) -> Iterator["Element"]:
-        element = self.parent
-        while element is not None:
-            yield element
-            element = element.parent
-
-
-class Page(HTMLParser):
-    """A rendered page, parsed as a browser would: elements, attributes (unescaped), text."""
-
-    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link"})
-    VOID |= {"meta", "source", "track", "wbr"}
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.html = html
-        self.elements: list[Element] = []
-        self._open: list[Element] = []
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        parent = self._open[-1] if self._open else None
-        element = Element(tag, {name: value or "" for name, value in attrs}, parent)
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self._open.append(element)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in self.VOID and self._open and self._open[-1].tag == tag:
-            self._open.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self._open) - 1, -1, -1):
-            if self._open[depth].tag == tag:
-                del self._open[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element.parts.append(data)
-
-    def with_id(self, element_id: str) -> list[Element]:
-        return [e for e in self.elements if e.attrs.get("id") == element_id]
-
-    def with_class(self, name: str) -> list[Element]:
-        return [e for e in self.elements if name in e.classes]
-
-    def control(self, name: str) -> Element:
-        """Return the one input, select or textarea called `name`."""
-        controls = [
-            e
-            for e in self.elements
-            if e.tag in {"input", "select", "textarea"} and e.attrs.get("name") == name
-        ]
-        assert len(controls) == 1, f"{len(controls)} form controls are named {name!r}"
-        return controls[0]
-
-    def value_of(self, name: str) -> str:
-        """Return what the control `name` shows: its value, or a textarea's content."""
-        control = self.control(name)
-        if control.tag == "textarea":
-            # The HTML parser drops one newline right after <textarea>; so do browsers.
-            return control.raw_text.removeprefix("\n")
-        return control.attrs.get("value", "")
-
-    def selected(self, name: str) -> list[str]:
-        select = self.control(name)
-        return [
-            e.attrs.get("value", "")
-            for e in self.elements
-            if e.tag == "option" and "selected" in e.attrs and select in e.ancestors()
-        ]
-
-    def fields_with_errors(self) -> set[str]:
-        return {
-            e.attrs["name"]
-            for e in self.elements
-            if e.tag in {"input", "select", "textarea"} and e.attrs.get("aria-invalid") == "true"
-        }
-
-    @property
-    def form_errors(self) -> str:
-        return " ".join(e.text for e in self.with_class("form__errors"))
-
-    @property
-    def main(self) -> Element:
-        (main,) = [e for e in self.elements if e.tag == "main"]
-        return main
-
-
-def page_of(response: HttpResponseBase, status: int = 200) -> Page:
-    """Return the page in `response`; its ids are unique and every aria-describedby lands."""
-    assert response.status_code == status, response.status_code
-    assert isinstance(response, HttpResponse)
-    assert response["Content-Type"].startswith("text/html")
-    page = Page(response.content.decode())
-    ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
-    assert len(ids) == len(set(ids)), (
-        f"ids used twice: {sorted({i for i in ids if ids.count(i) > 1})}"
-    )
-    described_by = {i for e in page.elements for i in e.attrs.get("aria-describedby", "").split()}
-    assert described_by <= set(ids), f"aria-describedby points nowhere: {described_by - set(ids)}"
-    return page
-
-
-def assert_error_at_field(page: Page, name: str, message: str) -> None:
-    """Fail unless `message` is in the error block of field `name`, and only that field."""
-    error_id = f"id_{name}_error"
-    blocks = page.with_id(error_id)
-    assert len(blocks) == 1, f"{len(blocks)} elements are #{error_id}; fields with errors: " + str(
-        {e.attrs.get("id"): e.text for e in page.with_class("field__errors")}
-    )
-    (block,) = blocks
-    assert any("field__errors" in e.classes for e in [block, *block.ancestors()]), (
-        f"#{error_id} is not inside the field's error block"
-    )
-    assert message in block.text, f"{message!r} not in the error of {name}: {block.text!r}"
-    assert page.fields_with_errors() == {name}
-    control = page.control(name)
-    assert error_id in control.attrs.get("aria-describedby", "").split()
-
-
-def assert_kept(page: Page, typed: dict[str, str], *names: str) -> None:
-    """Fail unless each control in `names` shows back what was typed, escaped in the HTML."""
-    for name in names:
-        assert page.value_of(name) == typed[name], f"{name} was not kept as typed"
-        assert escape(typed[name]) in page.html
-        if "<" in typed[name]:
-            assert typed[name] not in page.html, f"{name} came back unescaped"
 
 
 # --- Files -----------------------------------------------------------------------------------
@@ -567,11 +415,11 @@ def test_new_topic_with_bad_input_shows_the_error_at_the_field_keeps_the_text_an
     response = client.post(NEW_TOPIC, data)
 
     page = page_of(response)
-    assert_error_at_field(page, case.field, case.message)
+    assert_only_errors_at(page, {case.field: case.message})
     assert_kept(page, typed, "title", "text", "source_url")
     if case.field != "forum":
         assert page.selected("forum") == [str(world.forum.pk)]
-    assert "value" not in page.control("image").attrs
+    assert_not_echoed(page, "image")
     assert "<script>" not in page.html
     assert_nothing_written(before)
 
@@ -586,7 +434,7 @@ def test_reply_with_bad_input_shows_the_error_at_the_field_keeps_the_text_and_wr
     response = client.post(world.url("reply"), data)
 
     page = page_of(response)
-    assert_error_at_field(page, case.field, case.message)
+    assert_only_errors_at(page, {case.field: case.message})
     assert_kept(page, typed, "text")
     assert "<script>" not in page.html
     assert_nothing_written(before)
@@ -648,7 +496,7 @@ def test_editing_a_topic_with_bad_input_shows_the_error_at_the_field_and_changes
     response = client.post(world.url("edit_post", 1), data)
 
     page = page_of(response)
-    assert_error_at_field(page, case.field, case.message)
+    assert_only_errors_at(page, {case.field: case.message})
     assert_kept(page, typed, "title", "text")
     assert_nothing_written(before)
 
@@ -1093,7 +941,7 @@ def test_an_accepted_source_address_comes_out_as_an_inert_link(
     posted = client.post(NEW_TOPIC, {**good_topic(world), "source_url": source_url})
 
     if posted.status_code == 200:
-        assert_error_at_field(page_of(posted), "source_url", NOT_A_WEB_ADDRESS)
+        assert_only_errors_at(page_of(posted), {"source_url": NOT_A_WEB_ADDRESS})
         return
     page = page_of(client.get(posted["Location"]))
     assert_inert(page)
