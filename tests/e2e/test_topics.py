@@ -508,3 +508,36 @@ def test_a_post_permalink_lands_on_its_page_scrolled_to_the_post(
     # Scrolled to it, not merely somewhere on screen: the post is at the top of the window.
     box = topic_page.post(42).bounding_box()
     assert box is not None and 0 <= box["y"] < 40, box
+
+
+def test_every_forum_page_a_moderator_visits_is_valid_and_accessible(
+    sala_server: LiveSala, member_page: MemberPage, page_checker: PageChecker
+) -> None:
+    from sala.forums.tests.factories import make_moderator
+
+    moderator = make_moderator()
+    topic = make_topic(author=moderator, title="Pages to check", text="First **post**.")
+    (reply,) = make_replies(topic, 1)
+    services.edit_post(post=topic.posts.get(number=1), editor=moderator, text="Edited post.")
+    services.recommend_post(post=reply, moderator=moderator)
+    base = topic.get_absolute_url()
+    page = member_page(moderator)
+    for path in [
+        "/",
+        Topic.objects.get(pk=topic.pk).forum.get_absolute_url(),
+        base,
+        f"{base}?quote=2",
+        f"{base}reply/",
+        f"{base}post/1/edit/",
+        f"{base}post/2/delete/",
+        f"{base}post/1/revisions/",
+        "/new/topic/",
+        moderator.get_absolute_url(),
+    ]:
+        response = page.goto(sala_server.url + path)
+        assert response is not None and response.status == 200, path
+        page_checker.check(page)
+    page.goto(sala_server.url + f"{base}reply/")
+    page.get_by_role("button", name="Submit Reply").click()
+    expect(page.locator(".field__errors")).to_contain_text("Write something first.")
+    page_checker.check(page)

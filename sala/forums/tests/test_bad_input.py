@@ -298,12 +298,10 @@ BODY_AND_IMAGE_CASES = [
     ),
 ]
 
-TOPIC_CASES = [
+#: Bad titles, refused the same way by the new-topic and the edit form. Each table adds its
+#: own whitespace-only title: the two are tried with different white space.
+TITLE_CASES = [
     pytest.param(BadPost({"title": ""}, "title", "Give your topic a title."), id="empty title"),
-    pytest.param(
-        BadPost({"title": "   \t  "}, "title", "Give your topic a title."),
-        id="whitespace-only title",
-    ),
     pytest.param(
         BadPost(
             {"title": "Ab"}, "title", "Ensure this value has at least 3 characters (it has 2)."
@@ -325,6 +323,14 @@ TOPIC_CASES = [
             "Ensure this value has at most 200 characters (it has 10000).",
         ),
         id="10,000-character title",
+    ),
+]
+
+TOPIC_CASES = [
+    *TITLE_CASES,
+    pytest.param(
+        BadPost({"title": "   \t  "}, "title", "Give your topic a title."),
+        id="whitespace-only title",
     ),
     pytest.param(
         BadPost({"source_url": "javascript:alert(1)"}, "source_url", NOT_A_WEB_ADDRESS),
@@ -441,31 +447,9 @@ def test_reply_with_bad_input_shows_the_error_at_the_field_keeps_the_text_and_wr
 
 
 EDIT_CASES = [
-    pytest.param(BadPost({"title": ""}, "title", "Give your topic a title."), id="empty title"),
+    *TITLE_CASES,
     pytest.param(
         BadPost({"title": "   "}, "title", "Give your topic a title."), id="whitespace-only title"
-    ),
-    pytest.param(
-        BadPost(
-            {"title": "Ab"}, "title", "Ensure this value has at least 3 characters (it has 2)."
-        ),
-        id="2-character title",
-    ),
-    pytest.param(
-        BadPost(
-            {"title": "\u200b\u200b\u200b\u2060\u3164"},
-            "title",
-            "Give your topic a title of at least 3 characters.",
-        ),
-        id="title of invisible characters",
-    ),
-    pytest.param(
-        BadPost(
-            {"title": "T" * 10_000},
-            "title",
-            "Ensure this value has at most 200 characters (it has 10000).",
-        ),
-        id="10,000-character title",
     ),
     pytest.param(BadPost({"text": ""}, "text", "Write something first."), id="empty body"),
     pytest.param(
