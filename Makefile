@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 run: install
 	@SALA_DEBUG=1 $(BIN)/sala migrate --verbosity 0
 	@SALA_DEBUG=1 $(BIN)/sala sample
-	@SALA_DEBUG=1 $(BIN)/sala serve --port $(PORT) --workers 1
+	@SALA_DEBUG=1 $(BIN)/sala serve --port $(PORT) --workers 1 --interface asgi
 
 test-tools: install
 	@tools/ensure-test-tools

@@ -5,6 +5,8 @@ Nothing here is a mock: mail goes over SMTP to an aiosmtpd server, pages are ser
 Chromium driven by Playwright, with every page checked by the Nu HTML Checker and axe.
 """
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -14,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from sala.core.buffered_counts import get_counter
+from sala.live.bus import get_bus
 from sala.live.presence import get_presence
 
 # Playwright's sync API keeps an event loop running in the test thread; the database work
@@ -43,6 +46,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def run_async[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on a fresh event loop in a thread of its own.
+
+    Browser tests keep Playwright's loop running in the test thread, where asyncio.run()
+    would refuse to start another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:
@@ -146,6 +159,7 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     get_counter.cache_clear()
     get_presence.cache_clear()
+    get_bus.cache_clear()
     yield
     cache.clear()
 

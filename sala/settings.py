@@ -242,6 +242,9 @@ SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: Largest image accepted into a post, in pixels (width x height), checked before decoding.
 SALA_UPLOAD_MAX_PIXELS = 40_000_000
 
+#: Live streams (open topic pages) one client address may hold per process.
+SALA_LIVE_STREAMS_PER_CLIENT = environment.integer("SALA_LIVE_STREAMS_PER_CLIENT", 20)
+
 # --- Security ---------------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

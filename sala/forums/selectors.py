@@ -145,6 +145,18 @@ def get_topic_page(topic: Topic, page: int) -> TopicPage:
     )
 
 
+def list_posts_after(topic: Topic, number: int) -> list[Post]:
+    """Return up to a page of posts numbered after `number`, in order: one query."""
+    posts = list(
+        Post.objects.filter(topic=topic, number__gt=number)
+        .select_related("author")
+        .order_by("number")[:POSTS_PER_PAGE]
+    )
+    for post in posts:
+        post.topic = topic
+    return posts
+
+
 def get_post(topic: Topic, number: int) -> Post:
     """Return post `number` of `topic`, or raise Http404."""
     post = Post.objects.select_related("author").filter(topic=topic, number=number).first()

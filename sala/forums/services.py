@@ -1,5 +1,8 @@
 """Writes on topics and posts: one function per use case, each in one transaction.
 
+Each write announces itself on the live bus after it commits (replies, edits,
+deletions), so open pages learn of it and nothing rolled back is ever announced.
+
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
 here, in the same transaction as the write, so the read path never counts rows.
 """
@@ -23,6 +26,7 @@ from sala.forums.models import (
     make_slug,
     validate_source_url,
 )
+from sala.live.bus import Event, publish_on_commit
 from sala.text.cooking import CookedText, cook
 
 
@@ -152,6 +156,7 @@ def reply(
             post_count=F("post_count") + 1, last_post=post
         )
         User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
+        publish_on_commit(Event("reply", locked.pk, {"number": post.number}))
         return post
 
     return _once(author, submission_key, write)
@@ -182,6 +187,7 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
     post.edited_at = timezone.now()
     post.edit_count += 1
     post.save(update_fields=["text", "html", "edited_at", "edit_count"])
+    publish_on_commit(Event("edit", topic.pk, {"number": post.number}))
     if new_title != topic.title:
         # The id in the URL finds the topic, so links with the old slug still work and
         # are redirected to the new one.
@@ -216,6 +222,7 @@ def delete_post(*, post: Post, actor: User) -> None:
         )
         Forum.objects.filter(pk=topic.forum_id).update(post_count=F("post_count") - 1)
     _refresh_last_post(topic.forum_id)
+    publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
 
 
 def _refresh_last_post(forum_id: int) -> None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("f/<int:forum_id>-<str:slug>/", views.forum, name="forum"),
     path("t/<int:topic_id>-<str:slug>/", views.topic, name="topic"),
     path("t/<int:topic_id>-<str:slug>/reply/", views.reply, name="reply"),
+    path("t/<int:topic_id>-<str:slug>/posts/", views.new_posts, name="new_posts"),
     path(post, views.post_permalink, name="post"),
     path(post + "edit/", views.edit_post, name="edit_post"),
     path(post + "delete/", views.delete_post, name="delete_post"),

@@ -283,3 +283,21 @@ def recommend_post(request: HttpRequest, topic_id: int, slug: str, number: int) 
     else:
         services.recommend_post(post=post, moderator=member)
     return redirect(reverse("forums:topic", args=[topic.pk, topic.slug]) + f"#post-{number}")
+
+
+def new_posts(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Return the posts after number `?after=` as HTML, for the live "new replies" button."""
+    topic = selectors.get_topic(topic_id)
+    after = request.GET.get("after", "")
+    if not selectors.is_number(after):
+        raise Http404("No such post.")
+    posts = selectors.list_posts_after(topic, int(after))
+    member = request.user if isinstance(request.user, User) else None
+    context = {
+        "topic": topic,
+        "posts": posts,
+        "can_moderate": permissions.can_moderate(request.user),
+        "reply_form": _reply_form_for(request, topic, member) if member else None,
+        "topic_page": {"number": posts[-1].page if posts else 1},
+    }
+    return render(request, "forums/_new_posts.html", context)

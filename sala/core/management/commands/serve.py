@@ -32,6 +32,16 @@ class Command(BaseCommand):
             help="Threads per worker for requests that wait on the database (SALA_THREADS).",
         )
         parser.add_argument(
+            "--interface",
+            choices=["wsgi", "asgi"],
+            default=os.environ.get("SALA_INTERFACE", "wsgi"),
+            help=(
+                "wsgi (default): pages through WSGI workers, the fastest; the live stream "
+                "needs an ASGI server beside them. asgi: everything, live stream included, "
+                "from one ASGI server: simplest, right for the embedded default."
+            ),
+        )
+        parser.add_argument(
             "--grace",
             type=int,
             default=30,
@@ -48,15 +58,17 @@ class Command(BaseCommand):
                 ) from None
         self.stdout.write(
             f"Serving {settings.SALA_SITE_NAME} on http://{options['host']}:{options['port']} "
-            f"({options['workers']} workers, {options['threads']} threads each; Ctrl+C stops)"
+            f"({options['interface'].upper()}, {options['workers']} workers, "
+            f"{options['threads']} threads each; Ctrl+C stops)"
         )
+        asgi = options["interface"] == "asgi"
         Server(
-            "sala.wsgi:application",
+            "sala.asgi:application" if asgi else "sala.wsgi:application",
             address=options["host"],
             port=options["port"],
-            interface=Interfaces.WSGI,
+            interface=Interfaces.ASGI if asgi else Interfaces.WSGI,
             workers=options["workers"],
-            blocking_threads=options["threads"],
+            blocking_threads=None if asgi else options["threads"],
             workers_kill_timeout=options["grace"],
             respawn_failed_workers=True,
             log_access=settings.DEBUG,

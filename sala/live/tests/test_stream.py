@@ -1,0 +1,27 @@
+"""The live stream endpoint's answers to what it refuses."""
+
+import pytest
+from django.test import Client
+
+from conftest import run_async
+from sala.forums.models import Topic
+from sala.forums.tests.factories import make_topic
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_stream_reached_through_wsgi_tells_the_browser_not_to_retry(client: Client) -> None:
+    topic = make_topic()
+    assert client.get(f"/live/t/{topic.pk}/").status_code == 204
+
+
+def test_a_stream_for_a_missing_or_deleted_topic_is_a_404(async_client: object) -> None:
+    topic = make_topic()
+    Topic.objects.filter(pk=topic.pk).update(is_deleted=True)
+
+    async def fetch(path: str) -> int:
+        response = await async_client.get(path)  # type: ignore[attr-defined]
+        return int(response.status_code)
+
+    assert run_async(fetch(f"/live/t/{topic.pk}/")) == 404
+    assert run_async(fetch("/live/t/999999/")) == 404

@@ -1,0 +1,130 @@
+"""The live stream of a topic page: one Server-Sent Events connection per open page.
+
+The page is complete without it; the stream keeps "Recently Browsing" current and
+announces new replies. It runs on ASGI (an async view): one open stream is a coroutine
+waiting on the bus, not a thread.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from sala.accounts.models import User
+from sala.forums import selectors as forum_selectors
+from sala.live.bus import Event, get_bus
+from sala.live.presence import get_presence, visitor_key
+
+#: How often an open stream re-announces its visitor (presence entries last 60 s).
+TOUCH_EVERY = 20.0
+#: How long a stream waits for an event before sending a heartbeat comment.
+HEARTBEAT_EVERY = 15.0
+
+# Open streams per client address in this process; the cap keeps one client from
+# holding thousands of connections.
+_open_streams: dict[str, int] = {}
+
+
+def _sse(kind: str, data: object, event_id: str | None = None) -> str:
+    lines = [f"event: {kind}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data)}")
+    return "\n".join(lines) + "\n\n"
+
+
+@sync_to_async
+def _load_topic(topic_id: int) -> tuple[int, int]:
+    topic = forum_selectors.get_topic(topic_id)
+    return topic.pk, topic.last_number
+
+
+@sync_to_async
+def _browsing_html(topic_id: int, request: HttpRequest) -> str:
+    browsing = get_presence().browsing(topic_id)
+    members = forum_selectors.list_browsing_members(browsing)
+    return render_to_string(
+        "forums/_recently_browsing.html",
+        {"browsing_members": members, "browsing_guests": browsing.guest_count},
+        request=request,
+    )
+
+
+async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
+    """Stream a topic's events: who is browsing, and new replies after Last-Event-ID.
+
+    Answer 204 (which tells EventSource not to retry) when reached through a WSGI
+    worker: a stream there would hold a worker thread for as long as the page is open.
+    Deployments route /live/ to an ASGI server instead (see docs/subsystems/live.md).
+    """
+    if not isinstance(request, ASGIRequest):
+        return HttpResponse(status=204)
+    await _load_topic(topic_id)  # raises Http404 for a missing or hidden topic
+    user = await request.auser()
+    member = user if isinstance(user, User) else None
+    visitor = visitor_key(request)
+    address = request.META.get("REMOTE_ADDR", "")
+    if _open_streams.get(address, 0) >= settings.SALA_LIVE_STREAMS_PER_CLIENT:
+        return HttpResponse(
+            _("Too many live pages are open from your address; close some and reload."),
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
+    last_seen = request.headers.get("Last-Event-ID", "")
+
+    async def events() -> AsyncIterator[str]:
+        _open_streams[address] = _open_streams.get(address, 0) + 1
+        presence = get_presence()
+        member_id = member.pk if member else None
+        try:
+            yield "retry: 2000\n\n"
+            async with get_bus().subscribe(topic_id) as subscription:
+                await sync_to_async(presence.touch)(
+                    topic_id, member_id=member_id, visitor_key=visitor
+                )
+                get_bus().publish(Event("browsing", topic_id, {}))
+                yield _sse("browsing", {"html": await _browsing_html(topic_id, request)})
+                _, last_number = await _load_topic(topic_id)
+                if last_seen.isascii() and last_seen.isdigit() and int(last_seen) < last_number:
+                    yield _sse("reply", {"number": last_number}, str(last_number))
+                touched = time.monotonic()
+                healthy = True
+                while True:
+                    if time.monotonic() - touched > TOUCH_EVERY:
+                        await sync_to_async(presence.touch)(
+                            topic_id, member_id=member_id, visitor_key=visitor
+                        )
+                        touched = time.monotonic()
+                    if subscription.healthy != healthy:
+                        healthy = subscription.healthy
+                        yield _sse("status", {"paused": not healthy})
+                    event = await subscription.next(timeout=HEARTBEAT_EVERY)
+                    if event is None:
+                        yield ": heartbeat\n\n"
+                    elif event.kind == "browsing":
+                        html = await _browsing_html(topic_id, request)
+                        yield _sse("browsing", {"html": html})
+                    elif event.kind == "reply":
+                        number = int(event.data["number"])
+                        yield _sse("reply", event.data, str(number))
+                    else:
+                        yield _sse(event.kind, event.data)
+        except asyncio.CancelledError:
+            raise
+        finally:
+            _open_streams[address] -= 1
+            await sync_to_async(presence.leave)(topic_id, member_id=member_id, visitor_key=visitor)
+            get_bus().publish(Event("browsing", topic_id, {}))
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # nginx must pass events on at once
+    return response

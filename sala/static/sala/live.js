@@ -1,0 +1,67 @@
+// The live side channel of a topic page: "Recently Browsing" kept current and new
+// replies announced, over one Server-Sent Events stream. Without it the page is whole.
+
+const notice = document.querySelector("[data-live-stream]");
+if (notice && "EventSource" in window) {
+  const button = notice.querySelector(".live-notice__button");
+  const status = notice.querySelector(".live-notice__status");
+  let shown = Number(notice.dataset.lastNumber);
+  let newest = shown;
+
+  const announce = () => {
+    const count = newest - shown;
+    button.hidden = count <= 0;
+    button.textContent = count === 1 ? notice.dataset.textOne : notice.dataset.textMany.replace("{count}", count);
+  };
+
+  const showNewReplies = async () => {
+    if (!notice.dataset.lastPage) {
+      window.location.href = `${notice.dataset.topicUrl}post/${shown + 1}/`;
+      return;
+    }
+    const response = await fetch(`${notice.dataset.newPosts}?after=${shown}`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const html = await response.text();
+    const fragment = document.createRange().createContextualFragment(html);
+    const posts = fragment.querySelectorAll("article.post");
+    if (posts.length) {
+      notice.before(fragment);
+      shown = Number(posts[posts.length - 1].id.replace("post-", ""));
+    }
+    announce();
+  };
+  button.addEventListener("click", showNewReplies);
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "n" && !typing && !button.hidden) showNewReplies();
+  });
+
+  const stream = new EventSource(notice.dataset.liveStream);
+  stream.addEventListener("browsing", (event) => {
+    const block = document.querySelector("[data-browsing]");
+    const replacement = document.createRange().createContextualFragment(JSON.parse(event.data).html);
+    if (block) block.replaceWith(replacement);
+  });
+  stream.addEventListener("reply", (event) => {
+    newest = Math.max(newest, Number(JSON.parse(event.data).number));
+    announce();
+  });
+  const refreshPost = async (event) => {
+    const number = Number(JSON.parse(event.data).number);
+    const existing = document.getElementById(`post-${number}`);
+    if (!existing) return;
+    const response = await fetch(`${notice.dataset.newPosts}?after=${number - 1}`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = document.createRange().createContextualFragment(await response.text()).getElementById(`post-${number}`);
+    if (fresh) existing.replaceWith(fresh);
+  };
+  stream.addEventListener("edit", refreshPost);
+  stream.addEventListener("delete", refreshPost);
+  stream.addEventListener("status", (event) => {
+    status.textContent = JSON.parse(event.data).paused ? notice.dataset.textPaused : "";
+  });
+  stream.addEventListener("error", () => {
+    status.textContent = notice.dataset.textPaused;
+  });
+  stream.addEventListener("open", () => { status.textContent = ""; });
+}

@@ -1,0 +1,64 @@
+"""Live topic pages on the embedded default (one ASGI process): who is browsing and new
+replies show up in open pages without a reload."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from conftest import LiveSala, PageChecker, SmtpSink, server_environment, start_server
+from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
+from sala.forums.tests.factories import make_topic
+from tests.e2e.pages import SignInPage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def asgi_server(
+    django_db_setup: None, smtp_sink: SmtpSink, collected_static: Any
+) -> Iterator[LiveSala]:
+    """Run Sala the way `make run` does: everything, live stream included, over ASGI."""
+    env = server_environment(smtp_sink.port, collected_static)
+    # Open streams never end by themselves, so give them a short grace at shutdown.
+    url, process = start_server(env, "--interface", "asgi", "--grace", "2")
+    yield LiveSala(url=url, process=process, env=env)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_browsing_and_new_replies_appear_in_an_open_page_without_reload(
+    asgi_server: LiveSala, browser: Browser, page_checker: PageChecker
+) -> None:
+    topic = make_topic(title="Live topic", text="Opening post.")
+    make_member(username="marta", display_name="Marta Q")
+    topic_url = asgi_server.url + topic.get_absolute_url()
+
+    reader = browser.new_context().new_page()
+    reader.goto(topic_url)
+    browsing = reader.locator("[data-browsing]")
+    expect(browsing).to_contain_text("No registered users viewing this page.")
+    reader.evaluate("window.__stillTheSamePage = true")
+
+    writer = browser.new_context().new_page()
+    writer.goto(asgi_server.url + "/accounts/login/")
+    SignInPage(writer, asgi_server.url).sign_in(login="marta", password=DEFAULT_PASSWORD)
+    writer.goto(topic_url)
+    expect(browsing).to_contain_text("Marta Q", timeout=2_000)
+    expect(browsing).to_contain_text("1 member")
+
+    writer.get_by_label("Your reply").fill("A reply while you read.")
+    writer.get_by_role("button", name="Submit Reply").click()
+    writer.wait_for_url("**#post-2")
+
+    new_replies = reader.get_by_role("button", name="1 new reply")
+    expect(new_replies).to_be_visible(timeout=2_000)
+    new_replies.click()
+    expect(reader.locator("#post-2")).to_contain_text("A reply while you read.")
+    assert reader.evaluate("window.__stillTheSamePage") is True
+    page_checker.check(reader)
+
+    writer.context.close()
+    expect(browsing).to_contain_text("No registered users viewing this page.", timeout=5_000)
+    reader.context.close()
