@@ -36,10 +36,20 @@ class ProfileForm(forms.Form):
         ),
     )
     remove_avatar = forms.BooleanField(label=_("Remove my avatar"), required=False)
+    hide_presence = forms.BooleanField(
+        label=_('Hide me from "Recently Browsing"'),
+        required=False,
+        help_text=_("You are counted as an anonymous reader instead of named."),
+    )
 
     def __init__(self, *args: Any, member: User, **kwargs: Any) -> None:
         kwargs.setdefault(
-            "initial", {"display_name": member.display_name, "time_zone": member.time_zone}
+            "initial",
+            {
+                "display_name": member.display_name,
+                "time_zone": member.time_zone,
+                "hide_presence": member.hide_presence,
+            },
         )
         super().__init__(*args, **kwargs)
         self.member = member

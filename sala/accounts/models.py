@@ -47,6 +47,11 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     post_count = models.PositiveIntegerField(_("posts"), default=0)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    hide_presence = models.BooleanField(
+        _("hide my presence"),
+        default=False,
+        help_text=_('Count me as an anonymous reader in "Recently Browsing".'),
+    )
 
     class Meta:
         verbose_name = _("member")

@@ -22,6 +22,7 @@ def update_profile(
     time_zone: str,
     avatar_webp: bytes | None = None,
     remove_avatar: bool = False,
+    hide_presence: bool | None = None,
 ) -> User:
     """Save a member's profile; replace or remove the avatar when asked.
 
@@ -31,13 +32,15 @@ def update_profile(
     old_avatar_name = member.avatar.name if member.avatar else ""
     member.display_name = display_name
     member.time_zone = time_zone
+    if hide_presence is not None:
+        member.hide_presence = hide_presence
     if avatar_webp is not None:
         digest = hashlib.sha256(avatar_webp).hexdigest()[:16]
         member.avatar.save(f"{digest}.webp", ContentFile(avatar_webp), save=False)
     elif remove_avatar:
         member.avatar = None
     member.full_clean(exclude=["password"])
-    member.save(update_fields=["display_name", "time_zone", "avatar"])
+    member.save(update_fields=["display_name", "time_zone", "avatar", "hide_presence"])
     new_avatar_name = member.avatar.name if member.avatar else ""
     if old_avatar_name and old_avatar_name != new_avatar_name:
         storage = member.avatar.storage

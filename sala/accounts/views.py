@@ -37,6 +37,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
                 time_zone=form.cleaned_data["time_zone"],
                 avatar_webp=form.avatar_webp,
                 remove_avatar=form.cleaned_data.get("remove_avatar", False),
+                hide_presence=form.cleaned_data["hide_presence"],
             )
             messages.success(request, _("Your profile is saved."))
             return redirect("accounts:edit_profile")

@@ -105,7 +105,10 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     presence = get_presence()
     member = request.user if isinstance(request.user, User) else None
     presence.touch(
-        topic.pk, member_id=member.pk if member else None, visitor_key=visitor_key(request)
+        topic.pk,
+        member_id=member.pk if member else None,
+        visitor_key=visitor_key(request),
+        hidden=bool(member and member.hide_presence),
     )
     browsing = presence.browsing(topic.pk)
     views = get_counter("topic_views")

@@ -84,11 +84,12 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
         _open_streams[address] = _open_streams.get(address, 0) + 1
         presence = get_presence()
         member_id = member.pk if member else None
+        hidden = bool(member and member.hide_presence)
         try:
             yield "retry: 2000\n\n"
             async with get_bus().subscribe(topic_id) as subscription:
                 await sync_to_async(presence.touch)(
-                    topic_id, member_id=member_id, visitor_key=visitor
+                    topic_id, member_id=member_id, visitor_key=visitor, hidden=hidden
                 )
                 get_bus().publish(Event("browsing", topic_id, {}))
                 yield _sse("browsing", {"html": await _browsing_html(topic_id, request)})
@@ -100,7 +101,7 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
                 while True:
                     if time.monotonic() - touched > TOUCH_EVERY:
                         await sync_to_async(presence.touch)(
-                            topic_id, member_id=member_id, visitor_key=visitor
+                            topic_id, member_id=member_id, visitor_key=visitor, hidden=hidden
                         )
                         touched = time.monotonic()
                     if subscription.healthy != healthy:

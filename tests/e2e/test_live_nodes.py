@@ -39,6 +39,7 @@ def two_nodes(
             node.process.terminate()
         for node in nodes:
             node.process.wait(timeout=30)
+            print("NODE OUTPUT", node.url, node.process.stdout.read().decode())  # DEBUG
         shared.flushdb()
         shared.close()
 

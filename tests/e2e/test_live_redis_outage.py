@@ -128,7 +128,9 @@ def test_pages_and_posting_survive_a_redis_restart_and_live_updates_resume(
         reader.evaluate("window.__stillTheSamePage = true")
 
         redis_server.stop()
-        expect(status).to_contain_text(PAUSED, timeout=5_000)
+        expect(
+            status, "the open page should say within 5 s that updates are paused"
+        ).to_contain_text(PAUSED, timeout=5_000)
 
         # Without Redis, a fresh visit still gets the whole page.
         visitor = new_page()
@@ -149,7 +151,7 @@ def test_pages_and_posting_survive_a_redis_restart_and_live_updates_resume(
         assert Post.objects.filter(topic=topic, text="A reply while Redis is down.").exists()
 
         redis_server.start()
-        expect(status).to_have_text("", timeout=60_000)
+        expect(status, "the open page should say updates resumed").to_have_text("", timeout=60_000)
 
         writer.goto(topic_url)
         post_reply(writer, "A reply after Redis is back.")

@@ -226,3 +226,22 @@ def test_views_are_counted_in_batches_not_written_on_every_read(client: Client) 
     services.add_views(get_counter("topic_views").take())
     topic.refresh_from_db()
     assert topic.view_count == 6
+
+
+def test_recently_browsing_names_members_but_counts_hidden_ones_as_guests(
+    client: Client,
+) -> None:
+    topic = make_topic()
+    shown = make_member(username="marta", display_name="Marta Q")
+    hidden = make_member(username="oskar", display_name="Oskar L")
+    hidden.hide_presence = True
+    hidden.save()
+    for member in (shown, hidden):
+        reader = Client(headers={"user-agent": f"browser of {member.username}"})
+        reader.force_login(member)
+        reader.get(topic.get_absolute_url())
+    html = client.get(topic.get_absolute_url()).content.decode()
+    assert "1 member" in html
+    assert "Marta Q" in html
+    assert "Oskar L" not in html
+    assert "and 2 guests" in html
