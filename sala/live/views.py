@@ -25,8 +25,10 @@ from sala.live.presence import get_presence, visitor_key
 
 #: How often an open stream re-announces its visitor (presence entries last 60 s).
 TOUCH_EVERY = 20.0
-#: How long a stream waits for an event before sending a heartbeat comment.
+#: How long a quiet stream waits before sending a heartbeat comment.
 HEARTBEAT_EVERY = 15.0
+#: How often a waiting stream looks at the bus's health, so "paused" shows within ~1 s.
+HEALTH_CHECK_EVERY = 1.0
 
 # Open streams per client address in this process; the cap keeps one client from
 # holding thousands of connections.
@@ -96,7 +98,7 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
                 _, last_number = await _load_topic(topic_id)
                 if last_seen.isascii() and last_seen.isdigit() and int(last_seen) < last_number:
                     yield _sse("reply", {"number": last_number}, str(last_number))
-                touched = time.monotonic()
+                touched = sent = time.monotonic()
                 healthy = True
                 while True:
                     if time.monotonic() - touched > TOUCH_EVERY:
@@ -107,14 +109,29 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
                     if subscription.healthy != healthy:
                         healthy = subscription.healthy
                         yield _sse("status", {"paused": not healthy})
-                    event = await subscription.next(timeout=HEARTBEAT_EVERY)
+                        if healthy:
+                            # Events published during the outage were lost: catch up.
+                            yield _sse(
+                                "browsing", {"html": await _browsing_html(topic_id, request)}
+                            )
+                            _, newest = await _load_topic(topic_id)
+                            if newest > last_number:
+                                last_number = newest
+                                yield _sse("reply", {"number": newest}, str(newest))
+                        sent = time.monotonic()
+                    event = await subscription.next(timeout=HEALTH_CHECK_EVERY)
                     if event is None:
-                        yield ": heartbeat\n\n"
-                    elif event.kind == "browsing":
+                        if time.monotonic() - sent >= HEARTBEAT_EVERY:
+                            yield ": heartbeat\n\n"
+                            sent = time.monotonic()
+                        continue
+                    sent = time.monotonic()
+                    if event.kind == "browsing":
                         html = await _browsing_html(topic_id, request)
                         yield _sse("browsing", {"html": html})
                     elif event.kind == "reply":
                         number = int(event.data["number"])
+                        last_number = max(last_number, number)
                         yield _sse("reply", event.data, str(number))
                     else:
                         yield _sse(event.kind, event.data)
