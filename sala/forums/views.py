@@ -25,6 +25,7 @@ from sala.forums.forms import (
 )
 from sala.forums.models import Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
+from sala.live.online import get_online
 from sala.live.presence import get_presence, visitor_key
 
 
@@ -37,7 +38,11 @@ def _member(request: HttpRequest) -> User:
 
 def index(request: HttpRequest) -> HttpResponse:
     """Show every category with its forums, counts and latest posts."""
-    return render(request, "forums/index.html", {"categories": selectors.list_categories()})
+    return render(
+        request,
+        "forums/index.html",
+        {"categories": selectors.list_categories(), "online": get_online()},
+    )
 
 
 def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:

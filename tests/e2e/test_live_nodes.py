@@ -39,7 +39,9 @@ def two_nodes(
             node.process.terminate()
         for node in nodes:
             node.process.wait(timeout=30)
-            print("NODE OUTPUT", node.url, node.process.stdout.read().decode())  # DEBUG
+            # Shown by pytest when the test fails: the nodes' logs, tracebacks included.
+            output = node.process.stdout.read().decode() if node.process.stdout else ""
+            print(f"--- {node.url} ---\n{output}")
         shared.flushdb()
         shared.close()
 

@@ -245,3 +245,15 @@ def test_recently_browsing_names_members_but_counts_hidden_ones_as_guests(
     assert "Marta Q" in html
     assert "Oskar L" not in html
     assert "and 2 guests" in html
+
+
+def test_the_index_shows_who_is_online_and_the_most_ever(client: Client) -> None:
+    marta = make_member(username="marta", display_name="Marta Q")
+    member_client = Client(headers={"user-agent": "marta's browser"})
+    member_client.force_login(marta)
+    member_client.get("/u/marta/")
+    Client(headers={"user-agent": "a guest's browser"}).get("/")
+    html = client.get("/").content.decode()
+    assert "1 member, 2 guests in the last 15 minutes" in html
+    assert "Marta Q" in html
+    assert "Most ever online: 3 (" in html
