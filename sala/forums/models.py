@@ -238,3 +238,19 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return self.file.name or ""
+
+
+class TopicRead(models.Model):
+    """How far a member has read a topic, so the forum page can mark new replies."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "topic"], name="forums_read_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} read {self.topic_id} to #{self.last_number}"

@@ -7,7 +7,15 @@ from django.db.models import Prefetch, Q
 from django.http import Http404
 
 from sala.accounts.models import User
-from sala.forums.models import POSTS_PER_PAGE, TOPICS_PER_PAGE, Category, Forum, Post, Topic
+from sala.forums.models import (
+    POSTS_PER_PAGE,
+    TOPICS_PER_PAGE,
+    Category,
+    Forum,
+    Post,
+    Topic,
+    TopicRead,
+)
 from sala.live.presence import Browsing
 
 
@@ -87,6 +95,20 @@ def list_forum_topics(forum: Forum, after: str | None = None) -> ForumPage:
         topics = topics[:TOPICS_PER_PAGE]
         next_cursor = _cursor(topics[-1])
     return ForumPage(pinned=pinned, topics=topics, next_cursor=next_cursor)
+
+
+def count_new_replies(member: User, topics: list[Topic]) -> dict[int, tuple[int, int]]:
+    """Return, per topic `member` has read before and that has grown since, how many
+    posts are new and the number of the first: one query."""
+    reads = TopicRead.objects.filter(member=member, topic__in=topics).values_list(
+        "topic_id", "last_number"
+    )
+    numbers = {topic.pk: topic.last_number for topic in topics}
+    return {
+        topic_id: (numbers[topic_id] - last, last + 1)
+        for topic_id, last in reads
+        if numbers[topic_id] > last
+    }
 
 
 def get_topic(topic_id: int) -> Topic:

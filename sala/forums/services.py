@@ -13,6 +13,7 @@ from functools import cache
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
@@ -23,6 +24,7 @@ from sala.forums.models import (
     Post,
     PostRevision,
     Topic,
+    TopicRead,
     make_slug,
     validate_source_url,
 )
@@ -255,6 +257,22 @@ def unrecommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_at = None
     post.save(update_fields=["recommended_by", "recommended_at"])
     return post
+
+
+def mark_read(*, member: User, topic: Topic, number: int) -> None:
+    """Record that `member` has read `topic` up to post `number` (never backwards).
+
+    One UPDATE once the member has read the topic before; reading page 1 again after the
+    last page keeps the furthest point.
+    """
+    reads = TopicRead.objects.filter(member=member, topic=topic)
+    if reads.update(last_number=Greatest("last_number", number)):
+        return
+    try:
+        with transaction.atomic():
+            TopicRead.objects.create(member=member, topic=topic, last_number=number)
+    except IntegrityError:  # another tab of the same member got there first
+        reads.update(last_number=Greatest("last_number", number))
 
 
 def add_views(counts: dict[int, int]) -> None:

@@ -51,7 +51,12 @@ def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
     if slug != forum.slug:
         return redirect(forum, permanent=True)
     listing = selectors.list_forum_topics(forum, after=request.GET.get("after"))
-    return render(request, "forums/forum.html", {"forum": forum, "listing": listing})
+    unread: dict[int, tuple[int, int]] = {}
+    if isinstance(request.user, User):
+        unread = selectors.count_new_replies(request.user, listing.pinned + listing.topics)
+    return render(
+        request, "forums/forum.html", {"forum": forum, "listing": listing, "unread": unread}
+    )
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -129,6 +134,8 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     }
     if member is not None:
         context["reply_form"] = _reply_form_for(request, topic, member)
+        if topic_page.posts:
+            services.mark_read(member=member, topic=topic, number=topic_page.posts[-1].number)
     return render(request, "forums/topic.html", context)
 
 

@@ -257,3 +257,23 @@ def test_the_index_shows_who_is_online_and_the_most_ever(client: Client) -> None
     assert "1 member, 2 guests in the last 15 minutes" in html
     assert "Marta Q" in html
     assert "Most ever online: 3 (" in html
+
+
+def test_the_forum_page_marks_topics_that_got_replies_since_the_member_read_them(
+    client: Client,
+) -> None:
+    forum = make_forum()
+    read_topic = make_topic(forum=forum, title="Read, then replied to")
+    make_topic(forum=forum, title="Never opened")
+    reader = make_member(username="reader")
+    client.force_login(reader)
+    client.get(read_topic.get_absolute_url())
+    assert "new repl" not in client.get(forum.get_absolute_url()).content.decode()
+
+    make_replies(read_topic, 2)
+    html = client.get(forum.get_absolute_url()).content.decode()
+    assert "2 new replies" in html
+    assert f'href="{read_topic.get_absolute_url()}post/2/"' in html
+
+    client.get(read_topic.get_absolute_url())
+    assert "new repl" not in client.get(forum.get_absolute_url()).content.decode()
