@@ -40,8 +40,14 @@ def list_forums() -> list[Forum]:
     return list(Forum.objects.select_related("category"))
 
 
+#: Larger ids than this cannot exist (64-bit keys); looking them up would overflow.
+MAX_ID = 2**63 - 1
+
+
 def get_forum(forum_id: int) -> Forum:
     """Return the forum, or raise Http404."""
+    if forum_id > MAX_ID:
+        raise Http404("No such forum.")
     forum = Forum.objects.select_related("category").filter(pk=forum_id).first()
     if forum is None:
         raise Http404("No such forum.")
@@ -113,6 +119,8 @@ def count_new_replies(member: User, topics: list[Topic]) -> dict[int, tuple[int,
 
 def get_topic(topic_id: int) -> Topic:
     """Return a visible topic with its forum and category, or raise Http404."""
+    if topic_id > MAX_ID:
+        raise Http404("No such topic.")
     topic: Topic | None = (
         Topic.objects.visible().select_related("forum__category").filter(pk=topic_id).first()
     )
@@ -181,6 +189,8 @@ def list_posts_after(topic: Topic, number: int) -> list[Post]:
 
 def get_post(topic: Topic, number: int) -> Post:
     """Return post `number` of `topic`, or raise Http404."""
+    if number > MAX_ID:
+        raise Http404("No such post.")
     post = Post.objects.select_related("author").filter(topic=topic, number=number).first()
     if post is None:
         raise Http404("No such post.")

@@ -68,6 +68,7 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
     Deployments route /live/ to an ASGI server instead (see docs/subsystems/live.md).
     """
     if not isinstance(request, ASGIRequest):
+        await _load_topic(topic_id)  # a missing topic is a 404 here too
         return HttpResponse(status=204)
     await _load_topic(topic_id)  # raises Http404 for a missing or hidden topic
     user = await request.auser()

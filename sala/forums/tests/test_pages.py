@@ -277,3 +277,10 @@ def test_the_forum_page_marks_topics_that_got_replies_since_the_member_read_them
 
     client.get(read_topic.get_absolute_url())
     assert "new repl" not in client.get(forum.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("path", ["/t/99999999999999999999-x/", "/f/99999999999999999999-x/"])
+def test_an_impossibly_large_id_is_not_found_rather_than_an_error(
+    client: Client, path: str
+) -> None:
+    assert client.get(path).status_code == 404
