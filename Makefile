@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export SALA_DATA_DIR ?= $(CURDIR)/var
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest install test-tools clean
+.PHONY: run test lint typecheck pytest install test-tools clean bench
 
 $(BIN)/python:
 	@python=$$(tools/find-python $(PYTHON_VERSION)) && \
@@ -44,6 +44,18 @@ pytest: test-tools
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The live fan-out benchmark (bench/live_fanout.py): one reply reaching 1000 open streams
+# of a Redis-backed ASGI server; needs Redis on 127.0.0.1:6379 (uses and flushes db 10).
+# Its figures replace the "Live fan-out" section of bench/RESULTS.md.
+# BENCH_DATABASE_URL=postgres://... runs it on PostgreSQL; BENCH_CONNECTIONS sets N.
+# The soft open-files limit is raised to the hard one, for the client and the server.
+BENCH_CONNECTIONS ?= 1000
+bench: install
+	ulimit -Sn $$(ulimit -Hn) 2>/dev/null || true; \
+	BENCH_COMMAND="make bench BENCH_CONNECTIONS=$(BENCH_CONNECTIONS)" \
+		$(BIN)/python bench/live_fanout.py --connections $(BENCH_CONNECTIONS) \
+		--results bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) var node_modules

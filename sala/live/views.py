@@ -8,7 +8,7 @@ waiting on the bus, not a thread.
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
@@ -43,21 +44,67 @@ def _sse(kind: str, data: object, event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-@sync_to_async
+# Streams call the database and presence from a small shared thread pool, not one
+# thread (and one database connection) per open stream, which Django's default for a
+# long-lived request would give.
+def _in_pool[**P, R](function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    return sync_to_async(function, thread_sensitive=False)
+
+
+@_in_pool
 def _load_topic(topic_id: int) -> tuple[int, int]:
     topic = forum_selectors.get_topic(topic_id)
     return topic.pk, topic.last_number
 
 
-@sync_to_async
-def _browsing_html(topic_id: int, request: HttpRequest) -> str:
+@_in_pool
+def _render_browsing(topic_id: int, language: str) -> str:
     browsing = get_presence().browsing(topic_id)
     members = forum_selectors.list_browsing_members(browsing)
-    return render_to_string(
-        "forums/_recently_browsing.html",
-        {"browsing_members": members, "browsing_guests": browsing.guest_count},
-        request=request,
-    )
+    with translation.override(language):
+        return render_to_string(
+            "forums/_recently_browsing.html",
+            {"browsing_members": members, "browsing_guests": browsing.guest_count},
+        )
+
+
+# One render of a topic's "Recently Browsing" block serves every stream of this process
+# that needs the same change: with N readers, a change costs one render, not N. Each
+# announcement carries its time; a render made for that time (or a later one) is reused.
+_rendered: dict[tuple[int, str], tuple[float, str]] = {}
+#: How often, at most, a topic's change of readers is announced, and a stream re-sends
+#: the block; together they keep "Recently Browsing" under a second behind.
+SHARE_FOR = 0.5
+
+
+async def _browsing_html(topic_id: int, language: str, changed_at: float = 0.0) -> str:
+    key = (topic_id, language)
+    cached = _rendered.get(key)
+    if cached is not None and cached[0] >= changed_at > 0:
+        return cached[1]
+    html = await _render_browsing(topic_id, language)
+    _rendered[key] = (max(changed_at, cached[0] if cached else 0.0), html)
+    return html
+
+
+_announcing: set[int] = set()
+
+
+def _announce_browsing(topic_id: int) -> None:
+    """Tell every page of the topic that who is browsing changed, at most every SHARE_FOR.
+
+    Changes within SHARE_FOR are folded into one event sent at its end, so a hundred
+    readers arriving at once cause one re-render per stream, not a hundred.
+    """
+    if topic_id in _announcing:
+        return
+    _announcing.add(topic_id)
+
+    def announce() -> None:
+        _announcing.discard(topic_id)
+        get_bus().publish(Event("browsing", topic_id, {"at": time.time()}))
+
+    asyncio.get_running_loop().call_later(SHARE_FOR, announce)
 
 
 async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
@@ -82,6 +129,7 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
             content_type="text/plain; charset=utf-8",
         )
     last_seen = request.headers.get("Last-Event-ID", "")
+    language = translation.get_language() or settings.LANGUAGE_CODE
 
     async def events() -> AsyncIterator[str]:
         _open_streams[address] = _open_streams.get(address, 0) + 1
@@ -91,19 +139,26 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
         try:
             yield "retry: 2000\n\n"
             async with get_bus().subscribe(topic_id) as subscription:
-                await sync_to_async(presence.touch)(
+                await _in_pool(presence.touch)(
                     topic_id, member_id=member_id, visitor_key=visitor, hidden=hidden
                 )
-                get_bus().publish(Event("browsing", topic_id, {}))
-                yield _sse("browsing", {"html": await _browsing_html(topic_id, request)})
+                _announce_browsing(topic_id)
+                yield _sse("browsing", {"html": await _browsing_html(topic_id, language)})
                 _, last_number = await _load_topic(topic_id)
                 if last_seen.isascii() and last_seen.isdigit() and int(last_seen) < last_number:
                     yield _sse("reply", {"number": last_number}, str(last_number))
                 touched = sent = time.monotonic()
+                browsing_sent = 0.0
                 healthy = True
+                changed_at = 0.0  # the newest unsent change of readers, if any
                 while True:
+                    if changed_at and time.monotonic() - browsing_sent >= SHARE_FOR:
+                        html = await _browsing_html(topic_id, language, changed_at)
+                        yield _sse("browsing", {"html": html})
+                        changed_at = 0.0
+                        browsing_sent = sent = time.monotonic()
                     if time.monotonic() - touched > TOUCH_EVERY:
-                        await sync_to_async(presence.touch)(
+                        await _in_pool(presence.touch)(
                             topic_id, member_id=member_id, visitor_key=visitor, hidden=hidden
                         )
                         touched = time.monotonic()
@@ -113,14 +168,15 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
                         if healthy:
                             # Events published during the outage were lost: catch up.
                             yield _sse(
-                                "browsing", {"html": await _browsing_html(topic_id, request)}
+                                "browsing", {"html": await _browsing_html(topic_id, language)}
                             )
                             _, newest = await _load_topic(topic_id)
                             if newest > last_number:
                                 last_number = newest
                                 yield _sse("reply", {"number": newest}, str(newest))
                         sent = time.monotonic()
-                    event = await subscription.next(timeout=HEALTH_CHECK_EVERY)
+                    wait = SHARE_FOR / 2 if changed_at else HEALTH_CHECK_EVERY
+                    event = await subscription.next(timeout=wait)
                     if event is None:
                         if time.monotonic() - sent >= HEARTBEAT_EVERY:
                             yield ": heartbeat\n\n"
@@ -128,8 +184,7 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
                         continue
                     sent = time.monotonic()
                     if event.kind == "browsing":
-                        html = await _browsing_html(topic_id, request)
-                        yield _sse("browsing", {"html": html})
+                        changed_at = max(changed_at, float(event.data.get("at", 0.0)) or 1.0)
                     elif event.kind == "reply":
                         number = int(event.data["number"])
                         last_number = max(last_number, number)
@@ -140,8 +195,8 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
             raise
         finally:
             _open_streams[address] -= 1
-            await sync_to_async(presence.leave)(topic_id, member_id=member_id, visitor_key=visitor)
-            get_bus().publish(Event("browsing", topic_id, {}))
+            await _in_pool(presence.leave)(topic_id, member_id=member_id, visitor_key=visitor)
+            _announce_browsing(topic_id)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-store"

@@ -10,6 +10,7 @@ from sala.forums.tests.factories import make_topic
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the stream reads from its own thread pool
 def test_a_stream_reached_through_wsgi_tells_the_browser_not_to_retry(client: Client) -> None:
     topic = make_topic()
     assert client.get(f"/live/t/{topic.pk}/").status_code == 204
