@@ -58,15 +58,17 @@ class Command(BaseCommand):
                 ) from None
         self.stdout.write(
             f"Serving {settings.SALA_SITE_NAME} on http://{options['host']}:{options['port']} "
-            f"({options['interface'].upper()}, {options['workers']} workers, "
-            f"{options['threads']} threads each; Ctrl+C stops)"
+            f"({options['interface'].upper()}, {options['workers']} workers"
+            + ("" if options["interface"] == "asgi" else f", {options['threads']} threads each")
+            + "; Ctrl+C stops)"
         )
         asgi = options["interface"] == "asgi"
         Server(
             "sala.asgi:application" if asgi else "sala.wsgi:application",
             address=options["host"],
             port=options["port"],
-            interface=Interfaces.ASGI if asgi else Interfaces.WSGI,
+            # Django has no ASGI lifespan events: ASGINL is ASGI without them.
+            interface=Interfaces.ASGINL if asgi else Interfaces.WSGI,
             workers=options["workers"],
             blocking_threads=None if asgi else options["threads"],
             workers_kill_timeout=options["grace"],
