@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from conftest import run_async
+from conftest import in_thread, run_async
 from sala.forums.models import Topic
 from sala.forums.tests.factories import make_topic
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.django_db(transaction=True)  # the stream reads from its own thread pool
 def test_a_stream_reached_through_wsgi_tells_the_browser_not_to_retry(client: Client) -> None:
     topic = make_topic()
-    assert client.get(f"/live/t/{topic.pk}/").status_code == 204
+    assert in_thread(client.get, f"/live/t/{topic.pk}/").status_code == 204
 
 
 @pytest.mark.django_db(transaction=True)  # the request runs on another thread's connection
@@ -46,5 +46,5 @@ def test_a_client_over_its_stream_allowance_gets_a_clear_429(
 
 
 def test_a_forged_topic_id_in_the_stream_url_is_not_found(client: Client) -> None:
-    assert client.get("/live/t/abc/").status_code == 404
-    assert client.get("/live/t/99999999999999999999999/").status_code == 404
+    assert in_thread(client.get, "/live/t/abc/").status_code == 404
+    assert in_thread(client.get, "/live/t/99999999999999999999999/").status_code == 404
