@@ -8,7 +8,7 @@ from sala.accounts.models import User
 
 def get_member_by_username(username: str) -> User:
     """Return the active member named `username`, whatever its case; raise Http404 if none."""
-    member = User.objects.filter(username__iexact=username, is_active=True).first()
+    member = find_member(username)
     if member is None:
         raise Http404("No such member.")
     return member

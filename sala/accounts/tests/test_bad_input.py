@@ -7,11 +7,8 @@ them, and a password must never travel back in a page.
 import hashlib
 import io
 import re
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,7 @@ from sala.core.tests.html_pages import (
     assert_only_errors_at,
     page_of,
 )
+from sala.core.tests.images import blank_png
 
 pytestmark = pytest.mark.django_db
 
@@ -404,30 +402,6 @@ def encoded(image: Image.Image, image_format: str, **options: Any) -> bytes:
 def noisy_png() -> bytes:
     """Return a 96x96 PNG of noise, about 28 KB."""
     return encoded(Image.frombytes("RGB", (96, 96), noise(96 * 96 * 3)), "PNG")
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    crc = zlib.crc32(kind + body)
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-
-@cache
-def blank_png(width: int, height: int) -> bytes:
-    """Return a valid 1-bit PNG of `width` x `height` black pixels.
-
-    Written row by row, so it is built without ever holding the pixels: the file is tiny,
-    the decoded image would not be (30000 x 30000 is 900 million pixels).
-    """
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    row = bytes(1 + (width + 7) // 8)  # filter type 0, then the packed bits
-    compressor = zlib.compressobj(9)
-    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", pixels)
-        + png_chunk(b"IEND", b"")
-    )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ out of every page inert.
 
 import hashlib
 import io
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +36,7 @@ from sala.core.tests.html_pages import (
     assert_only_errors_at,
     page_of,
 )
+from sala.core.tests.images import blank_png
 from sala.forums.models import Forum, Post, PostRevision, Topic, Upload
 from sala.forums.tests.factories import make_forum, make_replies, make_topic
 
@@ -66,30 +65,6 @@ def noisy_png() -> bytes:
     output = io.BytesIO()
     Image.frombytes("RGB", (96, 96), noise(96 * 96 * 3)).save(output, format="PNG")
     return output.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    crc = zlib.crc32(kind + body)
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-
-@cache
-def blank_png(width: int, height: int) -> bytes:
-    """Return the PNG that Image.new("1", (width, height)).save(..., "PNG") writes.
-
-    Built row by row so the pixels are never held: 30000 x 30000 is a file of about
-    110 KB that decodes to 900 million pixels.
-    """
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    row = bytes(1 + (width + 7) // 8)  # filter type 0, then the packed bits
-    compressor = zlib.compressobj(9)
-    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", pixels)
-        + png_chunk(b"IEND", b"")
-    )
 
 
 # --- The community ---------------------------------------------------------------------------
