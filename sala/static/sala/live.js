@@ -60,8 +60,11 @@ if (notice && "EventSource" in window) {
   stream.addEventListener("status", (event) => {
     status.textContent = JSON.parse(event.data).paused ? notice.dataset.textPaused : "";
   });
+  // A server without a live endpoint answers 204 and the stream closes for good: say
+  // nothing then. Only a stream that was open and dropped is "paused".
+  let opened = false;
   stream.addEventListener("error", () => {
-    status.textContent = notice.dataset.textPaused;
+    if (opened && stream.readyState !== EventSource.CLOSED) status.textContent = notice.dataset.textPaused;
   });
-  stream.addEventListener("open", () => { status.textContent = ""; });
+  stream.addEventListener("open", () => { opened = true; status.textContent = ""; });
 }
