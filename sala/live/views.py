@@ -195,6 +195,8 @@ async def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponseBase:
             raise
         finally:
             _open_streams[address] -= 1
+            if not _open_streams[address]:
+                del _open_streams[address]  # keep one entry per address with streams open
             await _in_pool(presence.leave)(topic_id, member_id=member_id, visitor_key=visitor)
             _announce_browsing(topic_id)
 
