@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache
@@ -92,6 +93,24 @@ def wait_for_http(
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+# --- Redis ---------------------------------------------------------------------------
+
+#: The Redis database the tests use; each test keeps to keys of its own prefix.
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """Return a client of the test Redis, failing the test clearly if Redis is not up."""
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"The tests need Redis at {REDIS_TEST_URL}.")
+    yield client
+    client.close()
 
 
 # --- Mail -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 import redis
 from pytest_django.fixtures import Settings
 
+from conftest import REDIS_TEST_URL
 from sala.core.buffered_counts import (
     BufferedCounter,
     LocalBufferedCounter,
@@ -18,7 +19,6 @@ from sala.core.buffered_counts import (
     get_counter,
 )
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 CLOSED_PORT_URL = "redis://127.0.0.1:1"
 
 MakeCounter = Callable[[str], BufferedCounter]
@@ -32,17 +32,6 @@ class Applied:
 
     def __call__(self, counts: dict[int, int]) -> None:
         self.batches.append(counts)
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"The tests need Redis at {REDIS_TEST_URL}.")
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from pytest_django.fixtures import Settings
 
-from conftest import run_async
+from conftest import REDIS_TEST_URL, run_async
 from sala.live import bus as bus_module
 from sala.live.bus import Bus, Event, LocalBus, RedisBus, get_bus, publish_on_commit
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 CLOSED_PORT_URL = "redis://127.0.0.1:1"
 TOPIC = 7
 QUEUE_SIZE = 8
@@ -39,14 +38,7 @@ def unique_prefix() -> str:
 
 
 @pytest.fixture
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"The tests need Redis at {REDIS_TEST_URL}.")
-    finally:
-        client.close()
+def redis_url(redis_client: redis.Redis) -> str:
     return REDIS_TEST_URL
 
 

@@ -10,6 +10,7 @@ import redis
 from django.test import RequestFactory
 from pytest_django.fixtures import Settings
 
+from conftest import REDIS_TEST_URL
 from sala.live.presence import (
     Browsing,
     LocalPresence,
@@ -19,21 +20,9 @@ from sala.live.presence import (
     visitor_key,
 )
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 CLOSED_PORT_URL = "redis://127.0.0.1:1"
 NOW = 1_000_000.0
 TOPIC = 7
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"The tests need Redis at {REDIS_TEST_URL}.")
-    yield client
-    client.close()
 
 
 @pytest.fixture(params=["in-process", "redis"])
