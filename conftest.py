@@ -32,6 +32,7 @@ from django.core.cache import cache
 from sala.core.buffered_counts import get_counter
 from sala.live.bus import get_bus
 from sala.live.presence import get_presence
+from sala.live.slots import get_slots
 
 # Playwright's sync API keeps an event loop running in the test thread; the database work
 # pytest-django does around each test is still synchronous, so allow it in this process.
@@ -189,6 +190,7 @@ def _fresh_cache() -> Iterator[None]:
     get_counter.cache_clear()
     get_presence.cache_clear()
     get_bus.cache_clear()
+    get_slots.cache_clear()
     yield
     cache.clear()
 
@@ -251,9 +253,11 @@ def server_environment(smtp_port: int, data_dir: Path) -> dict[str, str]:
     )
 
 
-def start_server(env: dict[str, str], *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start `sala serve` on a free port and return its URL once it answers."""
-    port = free_port()
+def start_server(
+    env: dict[str, str], *extra: str, port: int | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `sala serve` on `port` (default: a free one); return its URL once it answers."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sala", "serve", "--port", str(port), "--workers", "1", *extra],
         env=env,

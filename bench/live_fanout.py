@@ -84,7 +84,7 @@ def bench_environment(data_dir: Path, connections: int) -> dict[str, str]:
         "SECRET_KEY": "bench-key-" + "x" * 50,
         "SALA_LOG_LEVEL": "WARNING",
         "REDIS_URL": REDIS_URL,
-        "SALA_LIVE_STREAMS_PER_CLIENT": str(max(5000, connections * 2)),
+        "SALA_LIVE_STREAMS_PER_ADDRESS": str(max(5000, connections * 2)),
         "EMAIL_URL": "dummy://",
     }
 

@@ -1,4 +1,8 @@
-"""The ASGI application, kept for the live stream (Server-Sent Events)."""
+"""The ASGI application: the live stream (`/live/`) served lean, the rest by Django.
+
+`sala serve` runs it for the live server beside the WSGI workers; `--interface asgi`
+serves everything from it, which is right for the embedded default.
+"""
 
 import os
 
@@ -6,4 +10,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sala.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from sala.live.app import route  # noqa: E402  (imports models: Django must be set up first)
+
+application = route(django_application)

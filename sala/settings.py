@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "sala.forums",
     "sala.text",
     "sala.live",
+    "sala.news",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -245,8 +246,23 @@ SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: Largest image accepted into a post, in pixels (width x height), checked before decoding.
 SALA_UPLOAD_MAX_PIXELS = 40_000_000
 
-#: Live streams (open topic pages) one client address may hold per process.
-SALA_LIVE_STREAMS_PER_CLIENT = environment.integer("SALA_LIVE_STREAMS_PER_CLIENT", 20)
+# --- Live updates -----------------------------------------------------------------------
+
+#: Live streams (open topic pages) one address may hold across every node (with Redis).
+SALA_LIVE_STREAMS_PER_ADDRESS = environment.integer("SALA_LIVE_STREAMS_PER_ADDRESS", 100)
+#: Live streams one signed-in session may hold across every node (with Redis).
+SALA_LIVE_STREAMS_PER_SESSION = environment.integer("SALA_LIVE_STREAMS_PER_SESSION", 20)
+#: Where pages open their live stream (SALA_LIVE_URL): empty for this origin's /live/,
+#: which a proxy routes to the live server; without a proxy, the live server's own
+#: address, e.g. http://forum.example:8001 (`sala serve --live-port`).
+SALA_LIVE_URL = os.environ.get("SALA_LIVE_URL", "").rstrip("/")
+
+# --- News in ----------------------------------------------------------------------------
+
+#: Let the guarded fetcher reach loopback addresses (SALA_FETCH_ALLOW_LOOPBACK): only
+#: for tests and local development, which serve feeds from 127.0.0.1. Private, link-local
+#: and metadata addresses stay refused even then.
+SALA_FETCH_ALLOW_LOOPBACK = environment.flag("SALA_FETCH_ALLOW_LOOPBACK", False)
 
 # --- Security ---------------------------------------------------------------------------
 
@@ -273,6 +289,7 @@ SECURE_CSP = {
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, *_MEDIA_ORIGINS, "data:"],
+    "connect-src": [CSP.SELF, *([SALA_LIVE_URL] if SALA_LIVE_URL else [])],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "form-action": [CSP.SELF],

@@ -7,5 +7,5 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    """Return the community's name for the header, titles and footer."""
-    return {"site_name": settings.SALA_SITE_NAME}
+    """Return the community's name for the frame, and where pages open live streams."""
+    return {"site_name": settings.SALA_SITE_NAME, "live_url": settings.SALA_LIVE_URL}

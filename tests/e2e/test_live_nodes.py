@@ -1,5 +1,6 @@
-"""Live topic pages across two nodes: two ASGI processes sharing the database and Redis
-show each other's readers and replies, as a multi-node deployment does."""
+"""Live topic pages across two nodes sharing the database and Redis, as a multi-node
+deployment runs them: each node is one `sala serve`, pages from its WSGI workers and
+streams from the live server it starts beside them on the next port."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -8,7 +9,15 @@ import pytest
 import redis
 from playwright.sync_api import Browser, expect
 
-from conftest import LiveSala, PageChecker, SmtpSink, server_environment, start_server
+from conftest import (
+    LiveSala,
+    PageChecker,
+    SmtpSink,
+    free_port,
+    server_environment,
+    start_server,
+    wait_for_http,
+)
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.tests.factories import make_topic
 from tests.e2e.pages import SignInPage
@@ -23,15 +32,24 @@ REDIS_URL = "redis://127.0.0.1:6379/12"
 def two_nodes(
     django_db_setup: None, smtp_sink: SmtpSink, collected_static: Any
 ) -> Iterator[tuple[LiveSala, LiveSala]]:
-    """Run two ASGI nodes on the test database, sharing presence and the bus via Redis."""
+    """Run two nodes on the test database, sharing presence and the bus via Redis."""
     shared = redis.Redis.from_url(REDIS_URL)
     shared.flushdb()
-    env = {**server_environment(smtp_sink.port, collected_static), "REDIS_URL": REDIS_URL}
     nodes: list[LiveSala] = []
     try:
         for _ in range(2):
+            port, live_port = free_port(), free_port()
+            env = {
+                **server_environment(smtp_sink.port, collected_static),
+                "REDIS_URL": REDIS_URL,
+                # No proxy here: pages open their stream on the live server's own port.
+                "SALA_LIVE_URL": f"http://127.0.0.1:{live_port}",
+            }
             # Open streams never end by themselves, so give them a short grace at shutdown.
-            url, process = start_server(env, "--interface", "asgi", "--grace", "2")
+            url, process = start_server(
+                env, "--live-port", str(live_port), "--grace", "2", port=port
+            )
+            wait_for_http(f"{env['SALA_LIVE_URL']}/live/", timeout=30, process=process)
             nodes.append(LiveSala(url=url, process=process, env=env))
         yield nodes[0], nodes[1]
     finally:

@@ -36,7 +36,7 @@ if (notice && "EventSource" in window) {
     if (event.key === "n" && !typing && !button.hidden) showNewReplies();
   });
 
-  const stream = new EventSource(notice.dataset.liveStream);
+  const stream = new EventSource(notice.dataset.liveStream, { withCredentials: true });
   stream.addEventListener("browsing", (event) => {
     const block = document.querySelector("[data-browsing]");
     const replacement = document.createRange().createContextualFragment(JSON.parse(event.data).html);

@@ -1,6 +1,18 @@
-"""`sala serve`: run Sala with a production-grade server (granian)."""
+"""`sala serve`: run Sala with a production-grade server (granian).
+
+Pages and forms go through WSGI workers, the fastest path for Django. The live stream
+(`/live/`) holds a connection open for as long as a page is open, so it has its own ASGI
+server on the next port, started beside the workers by the same command; a proxy sends
+`/live/` there (docs/subsystems/live.md). `--interface asgi` serves everything from one
+ASGI server instead: simplest, right for the embedded default.
+"""
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -12,8 +24,9 @@ from granian.server import Server
 
 class Command(BaseCommand):
     help = (
-        "Serve Sala: pages and forms through granian's WSGI workers. A stopped server "
-        "lets in-flight requests finish (up to --grace seconds) before it exits."
+        "Serve Sala: pages and forms through granian's WSGI workers and, with REDIS_URL, "
+        "the live stream from an ASGI server on the next port. A stopped server lets "
+        "in-flight requests finish (up to --grace seconds) before it exits."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,10 +49,26 @@ class Command(BaseCommand):
             choices=["wsgi", "asgi"],
             default=os.environ.get("SALA_INTERFACE", "wsgi"),
             help=(
-                "wsgi (default): pages through WSGI workers, the fastest; the live stream "
-                "needs an ASGI server beside them. asgi: everything, live stream included, "
-                "from one ASGI server: simplest, right for the embedded default."
+                "wsgi (default): pages through WSGI workers, the fastest, with the live "
+                "server beside them. asgi: everything, live stream included, from one ASGI "
+                "server: simplest, right for the embedded default."
             ),
+        )
+        parser.add_argument(
+            "--live-port",
+            type=int,
+            default=None,
+            help=(
+                "Port of the live server started beside the WSGI workers (SALA_LIVE_PORT; "
+                "default: --port + 1 when REDIS_URL is set; 0: none). Pages and streams "
+                "then run in separate processes, which share events only through Redis."
+            ),
+        )
+        parser.add_argument(
+            "--live-workers",
+            type=int,
+            default=int(os.environ.get("SALA_LIVE_WORKERS", "1")),
+            help="Live server processes (SALA_LIVE_WORKERS); one holds thousands of streams.",
         )
         parser.add_argument(
             "--grace",
@@ -56,22 +85,84 @@ class Command(BaseCommand):
                 raise CommandError(
                     "Static files are not collected: run `sala collectstatic --noinput` first."
                 ) from None
+        live_port = self._live_port(options)
+        if live_port:
+            self._serve_side_by_side(options, live_port)
+        else:
+            self._serve(options, options["interface"], options["port"], options["workers"])
+
+    def _live_port(self, options: dict[str, Any]) -> int:
+        if options["interface"] == "asgi":
+            return 0  # one server answers /live/ itself
+        port = options["live_port"]
+        if port is None:
+            port = int(os.environ.get("SALA_LIVE_PORT", "-1"))
+        if port < 0:
+            return options["port"] + 1 if settings.REDIS_URL else 0
+        if port and not settings.REDIS_URL:
+            raise CommandError(
+                "A live server beside the WSGI workers needs REDIS_URL: without Redis the "
+                "two processes cannot share readers and replies. Set REDIS_URL, or serve "
+                "everything from one process with `sala serve --interface asgi`."
+            )
+        return int(port)
+
+    def _serve(self, options: dict[str, Any], interface: str, port: int, workers: int) -> None:
+        asgi = interface == "asgi"
         self.stdout.write(
-            f"Serving {settings.SALA_SITE_NAME} on http://{options['host']}:{options['port']} "
-            f"({options['interface'].upper()}, {options['workers']} workers"
-            + ("" if options["interface"] == "asgi" else f", {options['threads']} threads each")
+            f"Serving {settings.SALA_SITE_NAME} on http://{options['host']}:{port} "
+            f"({interface.upper()}, {workers} workers"
+            + ("" if asgi else f", {options['threads']} threads each")
             + "; Ctrl+C stops)"
         )
-        asgi = options["interface"] == "asgi"
         Server(
             "sala.asgi:application" if asgi else "sala.wsgi:application",
             address=options["host"],
-            port=options["port"],
+            port=port,
             # Django has no ASGI lifespan events: ASGINL is ASGI without them.
             interface=Interfaces.ASGINL if asgi else Interfaces.WSGI,
-            workers=options["workers"],
+            workers=workers,
             blocking_threads=None if asgi else options["threads"],
             workers_kill_timeout=options["grace"],
             respawn_failed_workers=True,
             log_access=settings.DEBUG,
         ).serve()
+
+    def _serve_side_by_side(self, options: dict[str, Any], live_port: int) -> None:
+        """Run the WSGI workers and the live server as two child processes, stopped together.
+
+        Each is a `sala serve` of its own, so each loads its settings from the
+        environment in a fresh process.
+        """
+        common = ["--host", options["host"], "--grace", str(options["grace"])]
+        command = [sys.executable, "-m", "sala", "serve", *common]
+        children = [
+            subprocess.Popen(  # noqa: S603  (our own command, no shell)
+                [
+                    *command,
+                    *("--port", str(options["port"]), "--workers", str(options["workers"])),
+                    *("--threads", str(options["threads"]), "--live-port", "0"),
+                ]
+            ),
+            subprocess.Popen(  # noqa: S603
+                [
+                    *command,
+                    *("--port", str(live_port), "--workers", str(options["live_workers"])),
+                    *("--interface", "asgi"),
+                ]
+            ),
+        ]
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.2)
+        stop(signal.SIGTERM, None)  # one ended: the pair goes down together
+        codes = [child.wait() for child in children]
+        if any(codes):
+            raise CommandError(f"The server stopped with exit codes {codes}; see the log above.")

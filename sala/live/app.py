@@ -1,0 +1,204 @@
+"""The live server: a plain ASGI application for `/live/`, beside Django's for the rest.
+
+A stream lives as long as its page is open, so it must cost little while it waits. Django's
+ASGI handler runs every request through the (synchronous) middleware on one shared thread
+and keeps a thread busy for the response; thousands of open pages would queue behind it.
+Here a stream is parsed, authenticated and checked in one call on a small thread pool,
+then served as a coroutine that waits on the bus: no thread, no database connection.
+
+`route(django)` sends `/live/` here and everything else to Django.
+"""
+
+import asyncio
+import io
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404
+from django.http.request import validate_host
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from sala.accounts.models import User
+from sala.forums import selectors as forum_selectors
+from sala.live.presence import visitor_key
+from sala.live.slots import Limit, get_slots
+from sala.live.stream import Reader, events, in_pool
+
+logger = logging.getLogger(__name__)
+
+type Scope = dict[str, Any]
+type Message = Mapping[str, Any]
+type Receive = Callable[[], Awaitable[Message]]
+type Send = Callable[[Message], Awaitable[None]]
+type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: `/live/t/<topic id>/`; an id longer than a bigint can hold is not a topic.
+TOPIC_STREAM = re.compile(r"/live/t/([0-9]{1,18})/")
+
+
+class Refusal(Exception):
+    """A stream that is not served: its status and the message the client reads."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Opening:
+    reader: Reader
+    cors: list[tuple[bytes, bytes]]
+
+
+def route(django: ASGIApp) -> ASGIApp:
+    """Return an ASGI app that serves `/live/` itself and hands the rest to `django`."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/live/"):
+            await live(scope, receive, send)
+        else:
+            await django(scope, receive, send)
+
+    return application
+
+
+async def live(scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one request for a live stream."""
+    request = ASGIRequest(scope, io.BytesIO())
+    cors = _cors_headers(request)
+    match = TOPIC_STREAM.fullmatch(scope["path"])
+    if match is None:
+        await _answer(send, 404, _("There is no live stream at this address."), cors)
+        return
+    if request.method == "OPTIONS":
+        await _answer(send, 204, "", cors)
+        return
+    if request.method not in ("GET", "HEAD"):
+        await _answer(send, 405, _("Live streams are only read (GET)."), cors)
+        return
+    topic_id = int(match[1])
+    try:
+        opening = await _open(request, topic_id, cors)
+    except Refusal as refusal:
+        await _answer(send, refusal.status, refusal.message, cors)
+        return
+    headers = [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-store"),
+        (b"x-accel-buffering", b"no"),  # nginx must pass events on at once
+        *opening.cors,
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    if request.method == "HEAD":
+        await send({"type": "http.response.body", "body": b""})
+        get_slots().release(opening.reader.slot_keys, opening.reader.stream_id)
+        return
+    last_seen = request.headers.get("Last-Event-ID", "")
+    await _pump(events(topic_id, opening.reader, last_seen), receive, send)
+
+
+@in_pool
+def _open(request: ASGIRequest, topic_id: int, cors: list[tuple[bytes, bytes]]) -> Opening:
+    """Check a stream request and claim its slots: one trip to the thread pool."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        raise Refusal(400, _("This host is not served here.")) from None
+    if request.headers.get("Origin") and not cors:
+        raise Refusal(403, _("Live streams are only opened by this site's pages."))
+    try:
+        forum_selectors.get_topic(topic_id)
+    except Http404:
+        raise Refusal(404, _("This topic does not exist or is not visible.")) from None
+    engine = import_module(settings.SESSION_ENGINE)
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    request.session = engine.SessionStore(session_key)
+    user = get_user(request)
+    member = user if isinstance(user, User) and user.is_active else None
+    limits: list[Limit] = [
+        (f"address:{request.META.get('REMOTE_ADDR', '')}", settings.SALA_LIVE_STREAMS_PER_ADDRESS)
+    ]
+    if member is not None and request.session.session_key:
+        limits.append(
+            (f"session:{request.session.session_key}", settings.SALA_LIVE_STREAMS_PER_SESSION)
+        )
+    reader = Reader(
+        member_id=member.pk if member else None,
+        visitor_key=visitor_key(request),
+        hidden=bool(member and member.hide_presence),
+        language=translation.get_language_from_request(request),
+        slot_keys=tuple(key for key, _ in limits),
+        stream_id=uuid.uuid4().hex,
+    )
+    if get_slots().claim(limits, reader.stream_id) is not None:
+        raise Refusal(
+            429, _("Too many live pages are open from here; close some and reload this one.")
+        )
+    return Opening(reader=reader, cors=cors)
+
+
+async def _pump(chunks: AsyncIterator[str], receive: Receive, send: Send) -> None:
+    """Send `chunks` until they end or the client goes away, then close them."""
+
+    async def forward() -> None:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+
+    async def until_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    sending = asyncio.ensure_future(forward())
+    listening = asyncio.ensure_future(until_disconnect())
+    try:
+        await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sending, listening):
+            task.cancel()
+        for outcome in await asyncio.gather(sending, listening, return_exceptions=True):
+            if isinstance(outcome, Exception) and not isinstance(outcome, OSError):
+                logger.error("A live stream failed", exc_info=outcome)
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
+def _cors_headers(request: ASGIRequest) -> list[tuple[bytes, bytes]]:
+    """Return the headers that let one of this site's pages read a stream cross-origin.
+
+    Pages served by the WSGI workers open their stream on the live server's own port
+    (SALA_LIVE_URL) when no proxy puts both under one origin: that is a cross-origin read,
+    allowed for origins whose host this site serves, with the member's cookies.
+    """
+    origin = request.headers.get("Origin", "")
+    host = urlsplit(origin).hostname
+    if not host or not validate_host(host, settings.ALLOWED_HOSTS):
+        return []
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-allow-headers", b"last-event-id"),
+        (b"vary", b"origin"),
+    ]
+
+
+async def _answer(send: Send, status: int, text: str, cors: list[tuple[bytes, bytes]]) -> None:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *cors,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

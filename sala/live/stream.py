@@ -1,0 +1,199 @@
+"""What one open topic page hears: who is browsing, new replies, edits and deletions.
+
+`events()` is the body of one Server-Sent Events stream, as text chunks. It is served by
+`sala.live.app` (plain ASGI); it touches the database and presence only from a small
+shared thread pool, so an open stream is a coroutine waiting on the bus, not a thread.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from sala.forums import selectors as forum_selectors
+from sala.live.bus import Event, get_bus
+from sala.live.presence import get_presence
+from sala.live.slots import get_slots
+
+#: How often an open stream re-announces its visitor (presence entries last 60 s).
+TOUCH_EVERY = 20.0
+#: How long a quiet stream waits before sending a heartbeat comment.
+HEARTBEAT_EVERY = 15.0
+#: How often a waiting stream looks at the bus's health, so "paused" shows within ~1 s.
+HEALTH_CHECK_EVERY = 1.0
+
+
+def _sse(kind: str, data: object, event_id: str | None = None) -> str:
+    lines = [f"event: {kind}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data)}")
+    return "\n".join(lines) + "\n\n"
+
+
+# Streams call the database and presence from a small shared thread pool, not one
+# thread (and one database connection) per open stream, which Django's default for a
+# long-lived request would give.
+def in_pool[**P, R](function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    def fresh(*args: P.args, **kwargs: P.kwargs) -> R:
+        # No request cycle closes these threads' connections: drop a broken or expired
+        # one before use, as Django does at the start of each request.
+        close_old_connections()
+        return function(*args, **kwargs)
+
+    return sync_to_async(fresh, thread_sensitive=False)
+
+
+@in_pool
+def _load_topic(topic_id: int) -> tuple[int, int]:
+    topic = forum_selectors.get_topic(topic_id)
+    return topic.pk, topic.last_number
+
+
+@in_pool
+def _render_browsing(topic_id: int, language: str) -> str:
+    browsing = get_presence().browsing(topic_id)
+    members = forum_selectors.list_browsing_members(browsing)
+    with translation.override(language):
+        return render_to_string(
+            "forums/_recently_browsing.html",
+            {"browsing_members": members, "browsing_guests": browsing.guest_count},
+        )
+
+
+# One render of a topic's "Recently Browsing" block serves every stream of this process
+# that needs the same change: with N readers, a change costs one render, not N. Each
+# announcement carries its time; a render made for that time (or a later one) is reused.
+_rendered: dict[tuple[int, str], tuple[float, str]] = {}
+#: How often, at most, a topic's change of readers is announced, and a stream re-sends
+#: the block; together they keep "Recently Browsing" under a second behind.
+SHARE_FOR = 0.5
+
+
+async def _browsing_html(topic_id: int, language: str, changed_at: float = 0.0) -> str:
+    key = (topic_id, language)
+    cached = _rendered.get(key)
+    if cached is not None and cached[0] >= changed_at > 0:
+        return cached[1]
+    html = await _render_browsing(topic_id, language)
+    _rendered[key] = (max(changed_at, cached[0] if cached else 0.0), html)
+    return html
+
+
+_announcing: set[int] = set()
+
+
+def _announce_browsing(topic_id: int) -> None:
+    """Tell every page of the topic that who is browsing changed, at most every SHARE_FOR.
+
+    Changes within SHARE_FOR are folded into one event sent at its end, so a hundred
+    readers arriving at once cause one re-render per stream, not a hundred.
+    """
+    if topic_id in _announcing:
+        return
+    _announcing.add(topic_id)
+
+    def announce() -> None:
+        _announcing.discard(topic_id)
+        get_bus().publish(Event("browsing", topic_id, {"at": time.time()}))
+
+    asyncio.get_running_loop().call_later(SHARE_FOR, announce)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who holds a stream, as presence and the caps know them."""
+
+    member_id: int | None
+    visitor_key: str
+    hidden: bool
+    language: str
+    #: The slot keys the stream holds (its address, its session); renewed while open.
+    slot_keys: tuple[str, ...]
+    stream_id: str
+
+
+async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator[str]:
+    """Yield the stream of `topic_id` for `reader`, who last saw post `last_seen`.
+
+    The stream holds the reader's slots (claimed by the caller) and releases them, and
+    the reader's presence, when it ends.
+    """
+    presence = get_presence()
+    slots = get_slots()
+    language = reader.language
+
+    def touch() -> None:
+        presence.touch(
+            topic_id,
+            member_id=reader.member_id,
+            visitor_key=reader.visitor_key,
+            hidden=reader.hidden,
+        )
+
+    def renew() -> None:
+        touch()
+        slots.renew(reader.slot_keys, reader.stream_id)
+
+    def leave() -> None:
+        presence.leave(topic_id, member_id=reader.member_id, visitor_key=reader.visitor_key)
+        slots.release(reader.slot_keys, reader.stream_id)
+
+    try:
+        yield "retry: 2000\n\n"
+        async with get_bus().subscribe(topic_id) as subscription:
+            await in_pool(touch)()
+            _announce_browsing(topic_id)
+            yield _sse("browsing", {"html": await _browsing_html(topic_id, language)})
+            _, last_number = await _load_topic(topic_id)
+            if last_seen.isascii() and last_seen.isdigit() and int(last_seen) < last_number:
+                yield _sse("reply", {"number": last_number}, str(last_number))
+            touched = sent = time.monotonic()
+            browsing_sent = 0.0
+            healthy = True
+            changed_at = 0.0  # the newest unsent change of readers, if any
+            while True:
+                if changed_at and time.monotonic() - browsing_sent >= SHARE_FOR:
+                    html = await _browsing_html(topic_id, language, changed_at)
+                    yield _sse("browsing", {"html": html})
+                    changed_at = 0.0
+                    browsing_sent = sent = time.monotonic()
+                if time.monotonic() - touched > TOUCH_EVERY:
+                    await in_pool(renew)()
+                    touched = time.monotonic()
+                if subscription.healthy != healthy:
+                    healthy = subscription.healthy
+                    yield _sse("status", {"paused": not healthy})
+                    if healthy:
+                        # Events published during the outage were lost: catch up.
+                        yield _sse("browsing", {"html": await _browsing_html(topic_id, language)})
+                        _, newest = await _load_topic(topic_id)
+                        if newest > last_number:
+                            last_number = newest
+                            yield _sse("reply", {"number": newest}, str(newest))
+                    sent = time.monotonic()
+                wait = SHARE_FOR / 2 if changed_at else HEALTH_CHECK_EVERY
+                event = await subscription.next(timeout=wait)
+                if event is None:
+                    if time.monotonic() - sent >= HEARTBEAT_EVERY:
+                        yield ": heartbeat\n\n"
+                        sent = time.monotonic()
+                    continue
+                sent = time.monotonic()
+                if event.kind == "browsing":
+                    changed_at = max(changed_at, float(event.data.get("at", 0.0)) or 1.0)
+                elif event.kind == "reply":
+                    number = int(event.data["number"])
+                    last_number = max(last_number, number)
+                    yield _sse("reply", event.data, str(number))
+                else:
+                    yield _sse(event.kind, event.data)
+    finally:
+        await in_pool(leave)()
+        _announce_browsing(topic_id)
