@@ -1,10 +1,12 @@
 """Reads for the forum pages, each in a fixed number of queries whatever the data size."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from sala.accounts.models import User
 from sala.forums.models import (
@@ -59,21 +61,43 @@ class ForumPage:
     pinned: list[Topic]
     topics: list[Topic]
     next_cursor: str | None
+    #: Whether this is the forum's first page (the newest activity), the one kept live.
+    is_first: bool = True
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Return `moment` as whole microseconds since 1970: how pages and streams name it."""
+    # Integer arithmetic: a float timestamp cannot hold today's microseconds exactly.
+    return (moment - EPOCH) // MICROSECOND
+
+
+#: The latest moment `parse_micros` accepts: the end of year 9999, as far as datetime goes.
+MAX_MICROS = micros(datetime.max.replace(tzinfo=UTC))
+
+
+def parse_micros(text: str | None) -> datetime | None:
+    """Return the moment `text` names in microseconds since 1970; None if malformed."""
+    text = text or ""
+    if not is_number(text) or int(text) > MAX_MICROS:
+        return None
+    return EPOCH + int(text) * MICROSECOND
 
 
 def _cursor(topic: Topic) -> str:
     """Return the key after which the next page starts: "<µs since 1970>_<id>"."""
-    micros = int(topic.last_post_at.timestamp()) * 1_000_000 + topic.last_post_at.microsecond
-    return f"{micros}_{topic.pk}"
+    return f"{micros(topic.last_post_at)}_{topic.pk}"
 
 
 def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     """Return the (last activity, id) a cursor names; None for anything malformed."""
-    micros, _, topic_id = (cursor or "").partition("_")
-    if not (is_number(micros) and is_number(topic_id)) or len(micros) > 18:
+    text, _, topic_id = (cursor or "").partition("_")
+    moment = parse_micros(text)
+    if moment is None or not is_number(topic_id):
         return None
-    seconds, remainder = divmod(int(micros), 1_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=remainder)
     return moment, int(topic_id)
 
 
@@ -82,13 +106,33 @@ def is_number(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 18
 
 
-def list_forum_topics(forum: Forum, after: str | None = None) -> ForumPage:
+#: How far back a forum page's marks of new activity reach (a page open longer than
+#: this has its older activity counted as read).
+ACTIVITY_SPAN = timedelta(days=1)
+
+
+def list_forum_topics(
+    forum: Forum, after: str | None = None, since: datetime | None = None
+) -> ForumPage:
     """Return one page of a forum: pinned topics first (first page only), then by activity.
 
     Pages follow a keyset cursor ("<last activity>_<id>" of the page's last topic) rather
-    than an OFFSET, so the hundredth page costs what the first does.
+    than an OFFSET, so the hundredth page costs what the first does. With `since`, each
+    topic also carries `known_number`, its last post number at that moment (0 for a topic
+    started after it), for `find_activity_since`; still two queries. A `since` older than
+    ACTIVITY_SPAN counts from then: the marks cost what that much activity costs.
     """
     base = Topic.objects.visible().filter(forum=forum).select_related("author", "last_poster")
+    if since is not None:
+        since = max(since, timezone.now() - ACTIVITY_SPAN)
+        # Walks the topic's (topic, number) index backwards from its newest post, so it
+        # reads the posts written after `since` and one more, however long the topic is.
+        known = (
+            Post.objects.filter(topic=OuterRef("pk"), created_at__lte=since)
+            .order_by("-number")
+            .values("number")[:1]
+        )
+        base = base.annotate(known_number=Coalesce(Subquery(known), 0))
     key = _parse_cursor(after)
     pinned = [] if key else list(base.filter(is_pinned=True).order_by("-last_post_at", "-id"))
     rest = base.filter(is_pinned=False)
@@ -100,7 +144,39 @@ def list_forum_topics(forum: Forum, after: str | None = None) -> ForumPage:
     if len(topics) > TOPICS_PER_PAGE:
         topics = topics[:TOPICS_PER_PAGE]
         next_cursor = _cursor(topics[-1])
-    return ForumPage(pinned=pinned, topics=topics, next_cursor=next_cursor)
+    return ForumPage(pinned=pinned, topics=topics, next_cursor=next_cursor, is_first=key is None)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What changed in a page's topics since a moment: replies, and topics started."""
+
+    #: Per topic that got replies: how many, and the number of the first (as unread).
+    replies: dict[int, tuple[int, int]]
+    started: set[int]
+
+
+def find_activity_since(listing: ForumPage, since: datetime) -> Activity:
+    """Return what changed since `since` in a page listed with that `since`: no query."""
+    replies: dict[int, tuple[int, int]] = {}
+    started: set[int] = set()
+    for topic in listing.pinned + listing.topics:
+        if topic.last_post_at <= since:
+            continue
+        known: int = getattr(topic, "known_number", topic.last_number)
+        if known == 0:
+            started.add(topic.pk)
+        elif topic.last_number > known:
+            replies[topic.pk] = (topic.last_number - known, known + 1)
+    return Activity(replies=replies, started=started)
+
+
+def list_active_topic_ids(forum_id: int, since: datetime, limit: int) -> list[int]:
+    """Return up to `limit` ids of a forum's visible topics active after `since`: one query."""
+    if forum_id > MAX_ID:
+        return []
+    active = Topic.objects.visible().filter(forum_id=forum_id, last_post_at__gt=since)
+    return list(active.values_list("pk", flat=True)[:limit])
 
 
 def count_new_replies(member: User, topics: list[Topic]) -> dict[int, tuple[int, int]]:

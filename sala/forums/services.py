@@ -1,7 +1,8 @@
 """Writes on topics and posts: one function per use case, each in one transaction.
 
-Each write announces itself on the live bus after it commits (replies, edits,
-deletions), so open pages learn of it and nothing rolled back is ever announced.
+Each write announces itself on the live bus after it commits (new topics, replies,
+edits, deletions), so open pages learn of it and nothing rolled back is ever announced.
+New topics and replies name their forum, so its open forum pages hear of them too.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
 here, in the same transaction as the write, so the read path never counts rows.
@@ -81,7 +82,8 @@ def create_topic(
     source_url: str = "",
     submission_key: uuid.UUID | None = None,
 ) -> Topic:
-    """Start a topic in `forum` with its first post, cooked and counted.
+    """Start a topic in `forum` with its first post, cooked and counted; announce it
+    to the forum's open pages after commit.
 
     Raise PermissionDenied for guests and inactive members, and ValidationError for a
     source that is not an http(s) address.
@@ -117,6 +119,7 @@ def create_topic(
             topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
         )
         User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
+        publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
         return post
 
     return _once(author, submission_key, write).topic
@@ -125,7 +128,8 @@ def create_topic(
 def reply(
     *, topic: Topic, author: User, text: str, submission_key: uuid.UUID | None = None
 ) -> Post:
-    """Add a reply at the end of `topic`, cooked and counted.
+    """Add a reply at the end of `topic`, cooked and counted; announce it after commit
+    to the topic's open pages and its forum's.
 
     Raise PermissionDenied for guests, a locked topic (unless moderating) or a deleted one.
     """
@@ -158,7 +162,9 @@ def reply(
             post_count=F("post_count") + 1, last_post=post
         )
         User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
-        publish_on_commit(Event("reply", locked.pk, {"number": post.number}))
+        publish_on_commit(
+            Event("reply", locked.pk, {"number": post.number}, forum_id=locked.forum_id)
+        )
         return post
 
     return _once(author, submission_key, write)

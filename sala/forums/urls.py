@@ -7,6 +7,7 @@ post = "t/<int:topic_id>-<str:slug>/post/<int:number>/"
 urlpatterns = [
     path("", views.index, name="index"),
     path("f/<int:forum_id>-<str:slug>/", views.forum, name="forum"),
+    path("f/<int:forum_id>-<str:slug>/topics/", views.forum_topics, name="forum_topics"),
     path("t/<int:topic_id>-<str:slug>/", views.topic, name="topic"),
     path("t/<int:topic_id>-<str:slug>/reply/", views.reply, name="reply"),
     path("t/<int:topic_id>-<str:slug>/posts/", views.new_posts, name="new_posts"),

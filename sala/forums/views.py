@@ -1,5 +1,6 @@
 """Forum pages: the index, a forum, a topic, and the forms that write to them."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +25,7 @@ from sala.forums.forms import (
     ReplyForm,
     TopicForm,
 )
-from sala.forums.models import Post, Topic
+from sala.forums.models import Forum, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
 from sala.live.online import get_online
 from sala.live.presence import get_presence, visitor_key
@@ -46,17 +48,47 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
-    """Show a forum's topics, pinned first, then by last activity, 25 at a time."""
+    """Show a forum's topics, pinned first, then by last activity, 25 at a time.
+
+    The first page says, while open, when its topics have new activity (a live stream
+    from `since`, this render's moment); `forum_topics` then refreshes its list.
+    """
     forum = selectors.get_forum(forum_id)
     if slug != forum.slug:
         return redirect(forum, permanent=True)
-    listing = selectors.list_forum_topics(forum, after=request.GET.get("after"))
+    # Taken before the topics are read: activity after it may be news to this page.
+    since = timezone.now()
+    context = _forum_listing(request, forum)
+    context["since"] = selectors.micros(since)
+    return render(request, "forums/forum.html", context)
+
+
+def forum_topics(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
+    """Return a forum page's list of topics as HTML, for the live "new activity" button.
+
+    With `?since=` (the page's moment, in µs), topics active since are marked: the
+    replies as new, the topics started as new. Same checks and queries as the page.
+    """
+    forum = selectors.get_forum(forum_id)
+    since = selectors.parse_micros(request.GET.get("since"))
+    return render(request, "forums/_topic_list.html", _forum_listing(request, forum, since))
+
+
+def _forum_listing(
+    request: HttpRequest, forum: Forum, since: datetime | None = None
+) -> dict[str, Any]:
+    """Return what a forum's list of topics shows: the page `?after=` asks for, and marks."""
+    listing = selectors.list_forum_topics(forum, after=request.GET.get("after"), since=since)
     unread: dict[int, tuple[int, int]] = {}
     if isinstance(request.user, User):
         unread = selectors.count_new_replies(request.user, listing.pinned + listing.topics)
-    return render(
-        request, "forums/forum.html", {"forum": forum, "listing": listing, "unread": unread}
-    )
+    started: set[int] = set()
+    if since is not None:
+        activity = selectors.find_activity_since(listing, since)
+        # Where the member has read a topic, their own reading point says more.
+        unread = {**activity.replies, **unread}
+        started = activity.started
+    return {"forum": forum, "listing": listing, "unread": unread, "started": started}
 
 
 def _page_number(request: HttpRequest) -> int:

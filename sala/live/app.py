@@ -1,5 +1,8 @@
 """The live server: a plain ASGI application for `/live/`, beside Django's for the rest.
 
+It serves two kinds of stream: a topic page's (`/live/t/<topic id>/`) and a forum page's
+(`/live/f/<forum id>/`), through the same checks (host, origin, visibility, caps).
+
 A stream lives as long as its page is open, so it must cost little while it waits. Django's
 ASGI handler runs every request through the (synchronous) middleware on one shared thread
 and keeps a thread busy for the response; thousands of open pages would queue behind it.
@@ -16,8 +19,9 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,14 +30,14 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404
 from django.http.request import validate_host
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
 from sala.live.presence import visitor_key
 from sala.live.slots import Limit, get_slots
-from sala.live.stream import Reader, events, in_pool
+from sala.live.stream import Reader, events, forum_events, in_pool
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +47,25 @@ type Receive = Callable[[], Awaitable[Message]]
 type Send = Callable[[Message], Awaitable[None]]
 type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: `/live/t/<topic id>/`; an id longer than a bigint can hold is not a topic.
-TOPIC_STREAM = re.compile(r"/live/t/([0-9]{1,18})/")
+#: `/live/t/<topic id>/` (a topic page's stream) and `/live/f/<forum id>/` (a forum
+#: page's); an id longer than a bigint can hold names nothing.
+STREAM = re.compile(r"/live/(t|f)/([0-9]{1,18})/")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a stream follows: a topic or a forum, by id."""
+
+    kind: Literal["topic", "forum"]
+    id: int
+
+    @classmethod
+    def at(cls, path: str) -> "Target | None":
+        """Return the target `path` names, or None if it names no stream."""
+        match = STREAM.fullmatch(path)
+        if match is None:
+            return None
+        return cls("topic" if match[1] == "t" else "forum", int(match[2]))
 
 
 class Refusal(Exception):
@@ -78,8 +99,8 @@ async def live(scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one request for a live stream."""
     request = ASGIRequest(scope, io.BytesIO())
     cors = _cors_headers(request)
-    match = TOPIC_STREAM.fullmatch(scope["path"])
-    if match is None:
+    target = Target.at(scope["path"])
+    if target is None:
         await _answer(send, 404, _("There is no live stream at this address."), cors)
         return
     if request.method == "OPTIONS":
@@ -88,9 +109,8 @@ async def live(scope: Scope, receive: Receive, send: Send) -> None:
     if request.method not in ("GET", "HEAD"):
         await _answer(send, 405, _("Live streams are only read (GET)."), cors)
         return
-    topic_id = int(match[1])
     try:
-        opening = await _open(request, topic_id, cors)
+        opening = await _open(request, target, cors)
     except Refusal as refusal:
         await _answer(send, refusal.status, refusal.message, cors)
         return
@@ -106,11 +126,28 @@ async def live(scope: Scope, receive: Receive, send: Send) -> None:
         get_slots().release(opening.reader.slot_keys, opening.reader.stream_id)
         return
     last_seen = request.headers.get("Last-Event-ID", "")
-    await _pump(events(topic_id, opening.reader, last_seen), receive, send)
+    if target.kind == "topic":
+        chunks = events(target.id, opening.reader, last_seen)
+    else:
+        chunks = forum_events(target.id, opening.reader, _since(request, last_seen))
+    await _pump(chunks, receive, send)
+
+
+def _since(request: ASGIRequest, last_seen: str) -> datetime:
+    """Return the moment a forum page's stream reports activity after.
+
+    A reconnecting stream sends the id of its last report (Last-Event-ID); a new one
+    the moment its page was rendered (`?since=`); failing both, now.
+    """
+    return (
+        forum_selectors.parse_micros(last_seen)
+        or forum_selectors.parse_micros(request.GET.get("since"))
+        or timezone.now()
+    )
 
 
 @in_pool
-def _open(request: ASGIRequest, topic_id: int, cors: list[tuple[bytes, bytes]]) -> Opening:
+def _open(request: ASGIRequest, target: Target, cors: list[tuple[bytes, bytes]]) -> Opening:
     """Check a stream request and claim its slots: one trip to the thread pool."""
     try:
         request.get_host()
@@ -119,9 +156,16 @@ def _open(request: ASGIRequest, topic_id: int, cors: list[tuple[bytes, bytes]]) 
     if request.headers.get("Origin") and not cors:
         raise Refusal(403, _("Live streams are only opened by this site's pages."))
     try:
-        forum_selectors.get_topic(topic_id)
+        if target.kind == "topic":
+            forum_selectors.get_topic(target.id)
+        else:
+            forum_selectors.get_forum(target.id)
     except Http404:
-        raise Refusal(404, _("This topic does not exist or is not visible.")) from None
+        if target.kind == "topic":
+            message = _("This topic does not exist or is not visible.")
+        else:
+            message = _("This forum does not exist or is not visible.")
+        raise Refusal(404, message) from None
     engine = import_module(settings.SESSION_ENGINE)
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     request.session = engine.SessionStore(session_key)

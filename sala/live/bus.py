@@ -2,9 +2,13 @@
 
 A write announces itself with `publish_on_commit(Event(...))` in a WSGI worker thread; the
 Server-Sent-Events streams (async code in ASGI processes, on any node) each hold a
-`subscribe(topic_id)` and pass what arrives to the page. With REDIS_URL the bus is Redis
-pub/sub, so every process on every node hears every event; without it the bus is this
-process's memory, which is right for the single-process default.
+subscription and pass what arrives to the page. There are two kinds of channel: a topic's
+(`subscribe(topic_id)`, what a topic page hears) and a forum's (`subscribe_forum(forum_id)`,
+what a forum page hears). Every event goes to its topic's channel; an event that names a
+forum (a new topic, a new reply) goes to that forum's channel too, so a forum page hears
+the activity of its own topics and nothing else. With REDIS_URL the bus is Redis pub/sub,
+so every process on every node hears every event; without it the bus is this process's
+memory, which is right for the single-process default.
 
 Live is a side channel: an event is a hint to refresh, never the only copy of anything.
 Publishing never raises for the backend and never waits long, and an event that finds no
@@ -48,15 +52,36 @@ PING_EVERY = 15.0
 
 @dataclass(frozen=True)
 class Event:
-    """Something that happened in a topic; `data` must be JSON-serialisable."""
+    """Something that happened in a topic; `data` must be JSON-serialisable.
+
+    An event with a `forum_id` is also heard on that forum's channel.
+    """
 
     kind: str
     topic_id: int
     data: dict[str, Any]
+    forum_id: int | None = None
+
+
+def topic_channel(topic_id: int) -> str:
+    """Return the name of a topic's channel, without the backend's prefix."""
+    return f"topic:{topic_id}"
+
+
+def forum_channel(forum_id: int) -> str:
+    """Return the name of a forum's channel, without the backend's prefix."""
+    return f"forum:{forum_id}"
+
+
+def _channels(event: Event) -> list[str]:
+    """Return the channels `event` is published on: its topic's, and its forum's if named."""
+    if event.forum_id is None:
+        return [topic_channel(event.topic_id)]
+    return [topic_channel(event.topic_id), forum_channel(event.forum_id)]
 
 
 class Subscription(Protocol):
-    """The events of one topic, from `__aenter__` until `__aexit__`, oldest first."""
+    """The events of one channel, from `__aenter__` until `__aexit__`, oldest first."""
 
     async def __aenter__(self) -> "Subscription": ...
 
@@ -74,23 +99,35 @@ class Subscription(Protocol):
 
 class Bus(Protocol):
     def publish(self, event: Event) -> None:
-        """Announce `event` to its topic's subscribers; safe from any thread.
+        """Announce `event` to its topic's subscribers, and its forum's if it names one.
 
-        Never raise for the backend (an outage is logged once); raise TypeError for data
-        that is not JSON-serialisable.
+        Safe from any thread. Never raise for the backend (an outage is logged once);
+        raise TypeError for data that is not JSON-serialisable.
         """
 
     def subscribe(self, topic_id: int) -> Subscription:
-        """Return a subscription to `topic_id`, to be entered with `async with`."""
+        """Return a subscription to `topic_id`'s events, to be entered with `async with`."""
+
+    def subscribe_forum(self, forum_id: int) -> Subscription:
+        """Return a subscription to the events that name `forum_id`, for `async with`."""
 
 
 def _encode(event: Event) -> str:
-    return json.dumps({"kind": event.kind, "topic_id": event.topic_id, "data": event.data})
+    fields: dict[str, Any] = {"kind": event.kind, "topic_id": event.topic_id, "data": event.data}
+    if event.forum_id is not None:
+        fields["forum_id"] = event.forum_id
+    return json.dumps(fields)
 
 
 def _decode(payload: str | bytes) -> Event:
     fields = json.loads(payload)
-    return Event(kind=fields["kind"], topic_id=int(fields["topic_id"]), data=fields["data"])
+    forum_id = fields.get("forum_id")
+    return Event(
+        kind=fields["kind"],
+        topic_id=int(fields["topic_id"]),
+        data=fields["data"],
+        forum_id=None if forum_id is None else int(forum_id),
+    )
 
 
 class _Inbox:
@@ -145,50 +182,54 @@ class LocalBus:
 
     def __init__(self, *, queue_size: int = QUEUE_SIZE) -> None:
         self.queue_size = queue_size
-        self._inboxes: dict[int, set[_Inbox]] = {}
+        self._inboxes: dict[str, set[_Inbox]] = {}
         self._lock = threading.Lock()
 
     def publish(self, event: Event) -> None:
         # The round trip through JSON holds this backend to Redis's contract: data that
         # would not cross processes fails here too, and subscribers get their own copy.
         event = _decode(_encode(event))
-        with self._lock:
-            inboxes = list(self._inboxes.get(event.topic_id, ()))
-        for inbox in inboxes:
-            try:
-                inbox.loop.call_soon_threadsafe(inbox.put, event)
-            except RuntimeError:
-                # The subscriber's loop closed without leaving; nobody reads this inbox.
-                self._leave(event.topic_id, inbox)
+        for channel in _channels(event):
+            with self._lock:
+                inboxes = list(self._inboxes.get(channel, ()))
+            for inbox in inboxes:
+                try:
+                    inbox.loop.call_soon_threadsafe(inbox.put, event)
+                except RuntimeError:
+                    # The subscriber's loop closed without leaving; nobody reads this inbox.
+                    self._leave(channel, inbox)
 
     def subscribe(self, topic_id: int) -> Subscription:
-        return LocalSubscription(self, topic_id)
+        return LocalSubscription(self, topic_channel(topic_id))
 
-    def _join(self, topic_id: int, inbox: _Inbox) -> None:
-        with self._lock:
-            self._inboxes.setdefault(topic_id, set()).add(inbox)
+    def subscribe_forum(self, forum_id: int) -> Subscription:
+        return LocalSubscription(self, forum_channel(forum_id))
 
-    def _leave(self, topic_id: int, inbox: _Inbox) -> None:
+    def _join(self, channel: str, inbox: _Inbox) -> None:
         with self._lock:
-            inboxes = self._inboxes.get(topic_id, set())
+            self._inboxes.setdefault(channel, set()).add(inbox)
+
+    def _leave(self, channel: str, inbox: _Inbox) -> None:
+        with self._lock:
+            inboxes = self._inboxes.get(channel, set())
             inboxes.discard(inbox)
             if not inboxes:
-                self._inboxes.pop(topic_id, None)
+                self._inboxes.pop(channel, None)
 
 
 class LocalSubscription(_Events):
-    def __init__(self, bus: LocalBus, topic_id: int) -> None:
+    def __init__(self, bus: LocalBus, channel: str) -> None:
         self.bus = bus
-        self.topic_id = topic_id
+        self.channel = channel
 
     async def __aenter__(self) -> "LocalSubscription":
         self._inbox = _Inbox(self.bus.queue_size)
-        self.bus._join(self.topic_id, self._inbox)
+        self.bus._join(self.channel, self._inbox)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._inbox is not None:
-            self.bus._leave(self.topic_id, self._inbox)
+            self.bus._leave(self.channel, self._inbox)
             self._inbox = None
 
     @property
@@ -200,11 +241,12 @@ class LocalSubscription(_Events):
 
 
 class RedisBus:
-    """A bus through Redis pub/sub, one channel per topic: `<prefix>topic:<id>`.
+    """A bus through Redis pub/sub: `<prefix>topic:<id>` and `<prefix>forum:<id>`.
 
-    Publishing is one PUBLISH on a fail-fast client. Subscribing shares one pub/sub
-    connection among all the subscriptions of an event loop (an ASGI process has one), so
-    a thousand open streams cost Redis one connection per process, not a thousand.
+    Publishing is one round trip on a fail-fast client (a PUBLISH per channel, pipelined).
+    Subscribing shares one pub/sub connection among all the subscriptions of an event loop
+    (an ASGI process has one), so a thousand open streams cost Redis one connection per
+    process, not a thousand.
     """
 
     def __init__(
@@ -225,15 +267,25 @@ class RedisBus:
         self._listening_down = False
 
     def publish(self, event: Event) -> None:
-        channel = self.channel(event.topic_id)
+        channels = [self.prefix + channel for channel in _channels(event)]
         payload = _encode(event)
-        self._publish_guard.call(lambda: self.client.publish(channel, payload))
+
+        def send() -> None:
+            pipeline = self.client.pipeline(transaction=False)
+            for channel in channels:
+                pipeline.publish(channel, payload)
+            pipeline.execute()
+
+        self._publish_guard.call(send)
 
     def subscribe(self, topic_id: int) -> Subscription:
         return RedisSubscription(self, self.channel(topic_id))
 
+    def subscribe_forum(self, forum_id: int) -> Subscription:
+        return RedisSubscription(self, self.prefix + forum_channel(forum_id))
+
     def channel(self, topic_id: int) -> str:
-        return f"{self.prefix}topic:{topic_id}"
+        return self.prefix + topic_channel(topic_id)
 
     def _hub(self) -> "_RedisHub":
         """Return the running loop's hub, starting one if it has none."""

@@ -1,20 +1,23 @@
-"""What one open topic page hears: who is browsing, new replies, edits and deletions.
+"""What one open page hears: a topic page, who is browsing, new replies, edits and
+deletions; a forum page, which of its topics have new activity.
 
-`events()` is the body of one Server-Sent Events stream, as text chunks. It is served by
-`sala.live.app` (plain ASGI); it touches the database and presence only from a small
-shared thread pool, so an open stream is a coroutine waiting on the bus, not a thread.
+`events()` and `forum_events()` are the bodies of Server-Sent Events streams, as text
+chunks. They are served by `sala.live.app` (plain ASGI); they touch the database and
+presence only from a small shared thread pool, so an open stream is a coroutine waiting
+on the bus, not a thread.
 """
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from sala.forums import selectors as forum_selectors
 from sala.live.bus import Event, get_bus
@@ -197,3 +200,99 @@ async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator
     finally:
         await in_pool(leave)()
         _announce_browsing(topic_id)
+
+
+# --- Forum pages --------------------------------------------------------------------------
+
+#: How long a forum stream gathers activity before telling its page: a burst of replies
+#: becomes one report (one notice update), not one per reply.
+FOLD_FOR = 0.5
+#: The most topics one catch-up names; a page that missed more reloads its list anyway.
+CATCH_UP_LIMIT = 100
+#: How far before its last report a reconnecting stream looks again: a write stamped just
+#: before a report but committed just after it is still found. Looking twice is harmless,
+#: the page counts each topic once.
+CATCH_UP_MARGIN = timedelta(seconds=1)
+
+
+@in_pool
+def _active_topics(forum_id: int, since: datetime) -> list[int]:
+    return forum_selectors.list_active_topic_ids(forum_id, since, CATCH_UP_LIMIT)
+
+
+def _activity(topic_ids: Iterable[int], checked: datetime) -> str:
+    """Return an `activity` event naming `topic_ids`, all active before `checked`.
+
+    Its id is where a reconnecting stream catches up from (sent back as Last-Event-ID).
+    """
+    resume_from = forum_selectors.micros(checked - CATCH_UP_MARGIN)
+    return _sse("activity", {"topics": sorted(topic_ids)}, str(resume_from))
+
+
+async def _catch_up(forum_id: int, since: datetime) -> str | None:
+    """Return an `activity` event for the forum's topics active after `since`, if any."""
+    checked = timezone.now()
+    missed = await _active_topics(forum_id, since)
+    return _activity(missed, checked) if missed else None
+
+
+async def forum_events(forum_id: int, reader: Reader, since: datetime) -> AsyncIterator[str]:
+    """Yield the stream of forum `forum_id`: which of its topics have new activity.
+
+    Activity after `since` (when the page was rendered, or the last report before the
+    stream reconnected) is reported at once; then what the bus brings, folded over
+    FOLD_FOR. A forum page is not "browsing" anything, so the stream records no presence;
+    it holds the reader's slots (claimed by the caller) and releases them when it ends.
+    """
+    slots = get_slots()
+
+    def renew() -> None:
+        slots.renew(reader.slot_keys, reader.stream_id)
+
+    def release() -> None:
+        slots.release(reader.slot_keys, reader.stream_id)
+
+    try:
+        yield "retry: 2000\n\n"
+        async with get_bus().subscribe_forum(forum_id) as subscription:
+            if missed := await _catch_up(forum_id, since):
+                yield missed
+            # From here on nothing is missed (and tests know when to write).
+            yield ": listening\n\n"
+            renewed = sent = time.monotonic()
+            healthy = True
+            # Everything active before this reached the stream (or was caught up with).
+            heard_until = since
+            pending: set[int] = set()
+            due = 0.0  # when the pending activity is reported
+            while True:
+                if pending and time.monotonic() >= due:
+                    yield _activity(pending, timezone.now())
+                    pending = set()
+                    sent = time.monotonic()
+                if time.monotonic() - renewed > TOUCH_EVERY:
+                    await in_pool(renew)()
+                    renewed = time.monotonic()
+                if subscription.healthy != healthy:
+                    healthy = subscription.healthy
+                    yield _sse("status", {"paused": not healthy})
+                    # Activity during the outage went unheard: look it up.
+                    if healthy and (missed := await _catch_up(forum_id, heard_until)):
+                        yield missed
+                    sent = time.monotonic()
+                if healthy:
+                    heard_until = timezone.now() - CATCH_UP_MARGIN
+                wait = HEALTH_CHECK_EVERY
+                if pending:
+                    wait = min(wait, max(0.0, due - time.monotonic()))
+                event = await subscription.next(timeout=wait)
+                if event is None:
+                    if not pending and time.monotonic() - sent >= HEARTBEAT_EVERY:
+                        yield ": heartbeat\n\n"
+                        sent = time.monotonic()
+                    continue
+                if not pending:
+                    due = time.monotonic() + FOLD_FOR
+                pending.add(event.topic_id)
+    finally:
+        await in_pool(release)()

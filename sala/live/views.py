@@ -1,7 +1,7 @@
-"""The live stream's address as Django sees it: reached only where no live server runs.
+"""The live streams' addresses as Django sees them: reached only where no live server runs.
 
 Streams are served by `sala.live.app` (plain ASGI), which `sala/asgi.py` puts in front
-of Django. A request that reaches this view came through a WSGI worker: it answers 204,
+of Django. A request that reaches these views came through a WSGI worker: it answers 204,
 which tells EventSource not to retry, so the page simply stays as it was rendered.
 Deployments route /live/ to the live server instead (see docs/subsystems/live.md).
 """
@@ -14,4 +14,10 @@ from sala.forums import selectors as forum_selectors
 def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponse:
     """Answer 404 for a topic that cannot be read, else 204: no stream here."""
     forum_selectors.get_topic(topic_id)
+    return HttpResponse(status=204)
+
+
+def forum_stream(request: HttpRequest, forum_id: int) -> HttpResponse:
+    """Answer 404 for a forum that cannot be read, else 204: no stream here."""
+    forum_selectors.get_forum(forum_id)
     return HttpResponse(status=204)

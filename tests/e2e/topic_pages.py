@@ -148,3 +148,36 @@ class ReplyBox(PostingForm):
     def add_text(self, text: str) -> None:
         """Write `text` after what the box holds already (a quotation, say)."""
         self.text.fill(self.text.input_value() + text)
+
+
+class ForumPage(SalaPage):
+    """A forum's page: its topics by last activity, and the live "new activity" notice."""
+
+    def __init__(self, page: Page, base_url: str, path: str) -> None:
+        super().__init__(page, base_url)
+        self.path = path
+
+    @property
+    def new_activity(self) -> Locator:
+        """Return the notice that topics have new activity, a button that shows them."""
+        return self.main.get_by_role("button", name=re.compile(r"new activity$"))
+
+    def rows(self) -> Locator:
+        return self.main.locator("li.topic-row")
+
+    def row(self, title: str) -> Locator:
+        """Return the row of the topic titled `title`."""
+        link = self.page.get_by_role("link", name=title, exact=True)
+        return self.rows().filter(has=link)
+
+    def titles(self) -> list[str]:
+        """Return the topics' titles in the order the list shows them."""
+        return self.rows().locator(".topic-row__title > a:not(.badge)").all_inner_texts()
+
+    def scroll_to(self, y: int) -> None:
+        """Scroll the window to `y` pixels from the top, at once."""
+        self.page.evaluate("(y) => window.scrollTo({top: y, behavior: 'instant'})", y)
+        self.page.wait_for_function("(y) => window.scrollY === y", arg=y)
+
+    def scroll_y(self) -> float:
+        return float(self.page.evaluate("window.scrollY"))

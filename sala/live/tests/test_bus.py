@@ -6,7 +6,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -18,9 +18,11 @@ from pytest_django.fixtures import Settings
 from conftest import REDIS_TEST_URL, run_async
 from sala.live import bus as bus_module
 from sala.live.bus import Bus, Event, LocalBus, RedisBus, get_bus, publish_on_commit
+from sala.live.tests.redis_outage import Outage, eventually
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1"
 TOPIC = 7
+FORUM = 3
 QUEUE_SIZE = 8
 
 
@@ -31,6 +33,10 @@ def run[T](scenario: Coroutine[Any, Any, T]) -> T:
 
 def reply(post_id: int, topic_id: int = TOPIC) -> Event:
     return Event(kind="reply", topic_id=topic_id, data={"post_id": post_id})
+
+
+def forum_reply(post_id: int, topic_id: int = TOPIC, forum_id: int = FORUM) -> Event:
+    return Event(kind="reply", topic_id=topic_id, data={"post_id": post_id}, forum_id=forum_id)
 
 
 def unique_prefix() -> str:
@@ -65,6 +71,40 @@ def test_a_subscriber_receives_events_for_its_topic_only(bus: Bus) -> None:
             return [await subscription.next(2), await subscription.next(0.2)]
 
     assert run(scenario()) == [reply(2), None]
+
+
+def test_a_forum_subscriber_receives_the_events_that_name_its_forum_only(bus: Bus) -> None:
+    async def scenario() -> list[Event | None]:
+        async with bus.subscribe_forum(FORUM) as subscription:
+            bus.publish(forum_reply(1, forum_id=FORUM + 1))
+            bus.publish(reply(2))  # names no forum: for its topic's pages only
+            bus.publish(forum_reply(3, topic_id=TOPIC + 1))
+            return [await subscription.next(2), await subscription.next(0.2)]
+
+    assert run(scenario()) == [forum_reply(3, topic_id=TOPIC + 1), None]
+
+
+def test_an_event_that_names_a_forum_still_reaches_its_topic_once(bus: Bus) -> None:
+    async def scenario() -> list[Event | None]:
+        async with bus.subscribe(TOPIC) as topic, bus.subscribe_forum(FORUM) as forum:
+            bus.publish(forum_reply(1))
+            return [
+                await topic.next(2),
+                await forum.next(2),
+                await topic.next(0.2),
+                await forum.next(0.2),
+            ]
+
+    assert run(scenario()) == [forum_reply(1), forum_reply(1), None, None]
+
+
+def test_a_topic_and_a_forum_with_the_same_id_have_channels_of_their_own(bus: Bus) -> None:
+    async def scenario() -> list[Event | None]:
+        async with bus.subscribe(FORUM) as topic, bus.subscribe_forum(TOPIC) as forum:
+            bus.publish(forum_reply(1, topic_id=TOPIC, forum_id=FORUM))
+            return [await topic.next(0.3), await forum.next(0.3)]
+
+    assert run(scenario()) == [None, None]
 
 
 def test_events_arrive_in_the_order_they_were_published(bus: Bus) -> None:
@@ -116,8 +156,8 @@ def test_the_in_process_bus_forgets_subscribers_that_left() -> None:
     bus = LocalBus()
 
     async def scenario() -> None:
-        async with bus.subscribe(TOPIC), bus.subscribe(TOPIC + 1):
-            assert len(bus._inboxes) == 2
+        async with bus.subscribe(TOPIC), bus.subscribe(TOPIC + 1), bus.subscribe_forum(TOPIC):
+            assert len(bus._inboxes) == 3
 
     run(scenario())
 
@@ -130,7 +170,7 @@ def test_the_redis_bus_lets_go_of_its_connection_when_the_last_subscriber_leaves
     bus = RedisBus(redis_url, prefix=unique_prefix())
 
     async def scenario() -> None:
-        async with bus.subscribe(TOPIC), bus.subscribe(TOPIC + 1):
+        async with bus.subscribe(TOPIC), bus.subscribe(TOPIC + 1), bus.subscribe_forum(FORUM):
             assert len(bus._hubs) == 1, "subscriptions on one loop share one connection"
 
     run(scenario())
@@ -193,7 +233,9 @@ class RefusedWrite(Exception):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_write_announces_nothing(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rolled_back_write_announces_nothing_to_its_topic_or_forum(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(bus_module, "get_bus", lambda: bus)
     User = get_user_model()
 
@@ -202,20 +244,25 @@ def test_a_rolled_back_write_announces_nothing(bus: Bus, monkeypatch: pytest.Mon
         try:
             with pytest.raises(RefusedWrite), transaction.atomic():
                 User.objects.create(username="rolled-back")
-                publish_on_commit(reply(1))
+                publish_on_commit(forum_reply(1))
                 raise RefusedWrite
             with transaction.atomic():
                 User.objects.create(username="committed")
-                publish_on_commit(reply(2))
+                publish_on_commit(forum_reply(2))
         finally:
             connection.close()
 
     async def scenario() -> list[Event | None]:
-        async with bus.subscribe(TOPIC) as subscription:
+        async with bus.subscribe(TOPIC) as topic, bus.subscribe_forum(FORUM) as forum:
             await asyncio.to_thread(write_twice)
-            return [await subscription.next(2), await subscription.next(0.2)]
+            return [
+                await topic.next(2),
+                await topic.next(0.2),
+                await forum.next(2),
+                await forum.next(0.2),
+            ]
 
-    assert run(scenario()) == [reply(2), None]
+    assert run(scenario()) == [forum_reply(2), None, forum_reply(2), None]
     assert list(User.objects.values_list("username", flat=True)) == ["committed"]
 
 
@@ -267,51 +314,28 @@ def test_events_cross_processes(redis_url: str) -> None:
     )
 
 
-class Outage:
-    """A TCP proxy in front of Redis that a test can cut and restore."""
+def test_forum_events_cross_processes(redis_url: str) -> None:
+    prefix = unique_prefix()
+    bus = RedisBus(redis_url, prefix=prefix)
+    publisher = textwrap.dedent(
+        f"""
+        from sala.live.bus import Event, RedisBus
 
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def restore(self) -> None:
-        self.server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        if self.server is not None:
-            self.server.close()
-        for writer in self.writers:
-            writer.close()
-        self.writers.clear()
-
-    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(
-            "127.0.0.1", self.upstream_port
+        RedisBus({redis_url!r}, prefix={prefix!r}).publish(
+            Event(kind="topic", topic_id={TOPIC}, data={{"number": 1}}, forum_id={FORUM})
         )
-        self.writers |= {writer, upstream_writer}
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer),
-            self._pipe(upstream_reader, writer),
-            return_exceptions=True,
-        )
+        """
+    )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
+    async def scenario() -> Event | None:
+        async with bus.subscribe_forum(FORUM) as subscription:
+            process = await asyncio.create_subprocess_exec(sys.executable, "-c", publisher)
+            assert await process.wait() == 0
+            return await subscription.next(2)
 
-
-async def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
+    assert run(scenario()) == Event(
+        kind="topic", topic_id=TOPIC, data={"number": 1}, forum_id=FORUM
+    )
 
 
 def test_a_subscriber_resumes_after_redis_comes_back(redis_url: str) -> None:
