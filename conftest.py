@@ -196,6 +196,17 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings: Any) -> None:
+    """Run background tasks inside the call that enqueues them (Django's ImmediateBackend).
+
+    A test's transaction never commits, so a task stored in it would never be run: this
+    way a test sees a task's effects (a mail sent) right after the call, and no runner
+    thread outlives it. sala/core/tests/test_tasks.py puts the database backend back.
+    """
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
 def _files_for_in_process_tests(settings: Any, tmp_path: Path) -> None:
     """Keep each test's uploads in its own folder; serve static files uncollected.
 

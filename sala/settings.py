@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # django_tasks_db (task rows, their admin), started the way Sala runs tasks.
+    "sala.core.tasks.apps.TaskResultsConfig",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +200,26 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = os.environ.get("SALA_FROM_EMAIL", f"{SALA_SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Background tasks -------------------------------------------------------------------
+
+#: Mail, feed polling and link extraction run as tasks: rows in the database, so none is
+#: lost to a restart, and failures stay visible in the admin (docs/subsystems/tasks.md).
+TASKS = {"default": {"BACKEND": "sala.core.tasks.DatabaseBackend"}}
+#: Run tasks in a thread of each serving process, as soon as the write that enqueued
+#: them commits (SALA_TASKS_IN_PROCESS, default on: the embedded default). Production
+#: turns it off and runs `sala worker` beside `sala serve`.
+SALA_TASKS_IN_PROCESS = environment.flag("SALA_TASKS_IN_PROCESS", True)
+#: Seconds a worker may go without renewing its hold on a running task before another
+#: worker takes the task over (SALA_TASKS_LEASE_SECONDS, default 60): how soon the task
+#: of a crashed worker runs again. Workers renew every third of it.
+SALA_TASKS_LEASE_SECONDS = environment.integer("SALA_TASKS_LEASE_SECONDS", 60)
+#: Seconds an idle worker waits before it looks for due tasks again; tasks enqueued in
+#: the worker's own process wake it at once (SALA_TASKS_POLL_SECONDS, default 1).
+SALA_TASKS_POLL_SECONDS = environment.integer("SALA_TASKS_POLL_SECONDS", 1)
+#: Days finished tasks stay in the admin before they are deleted (SALA_TASKS_KEEP_DAYS,
+#: default 14).
+SALA_TASKS_KEEP_DAYS = environment.integer("SALA_TASKS_KEEP_DAYS", 14)
+
 # --- Languages and time -----------------------------------------------------------------
 
 LANGUAGE_CODE = "en"
@@ -301,5 +323,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SALA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # Each outbound request and each task state would be a line at INFO; Sala's own
+        # fetcher and runner log what matters (refusals, failures) themselves.
+        "httpx": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
+    },
 }

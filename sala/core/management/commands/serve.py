@@ -153,9 +153,13 @@ class Command(BaseCommand):
             ),
         ]
 
+        signalled: set[int] = set()
+
         def stop(signum: int, frame: FrameType | None) -> None:
+            # Each child is told once: a second signal would cut its graceful stop short.
             for child in children:
-                if child.poll() is None:
+                if child.pid not in signalled and child.poll() is None:
+                    signalled.add(child.pid)
                     child.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, stop)
