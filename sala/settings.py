@@ -273,6 +273,10 @@ SALA_UPLOAD_MAX_PIXELS = 40_000_000
 #: Live streams (open topic pages) one address may hold across every node (with Redis).
 SALA_LIVE_STREAMS_PER_ADDRESS = environment.integer("SALA_LIVE_STREAMS_PER_ADDRESS", 100)
 #: Live streams one signed-in session may hold across every node (with Redis).
+#: Reverse proxies whose X-Forwarded-For is believed (SALA_TRUSTED_PROXIES: addresses or
+#: networks, comma-separated). Default: this machine, where nginx usually runs.
+SALA_TRUSTED_PROXIES = environment.string_list("SALA_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+
 SALA_LIVE_STREAMS_PER_SESSION = environment.integer("SALA_LIVE_STREAMS_PER_SESSION", 20)
 #: Where pages open their live stream (SALA_LIVE_URL): empty for this origin's /live/,
 #: which a proxy routes to the live server; without a proxy, the live server's own
@@ -285,6 +289,9 @@ SALA_LIVE_URL = os.environ.get("SALA_LIVE_URL", "").rstrip("/")
 #: for tests and local development, which serve feeds from 127.0.0.1. Private, link-local
 #: and metadata addresses stay refused even then.
 SALA_FETCH_ALLOW_LOOPBACK = environment.flag("SALA_FETCH_ALLOW_LOOPBACK", False)
+#: Ports besides 80 and 443 the fetcher may reach on public hosts (SALA_FETCH_PORTS,
+#: comma-separated), for a feed served on, say, 8080.
+SALA_FETCH_PORTS = [int(port) for port in environment.string_list("SALA_FETCH_PORTS", [])]
 
 # --- Security ---------------------------------------------------------------------------
 

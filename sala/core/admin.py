@@ -11,6 +11,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from sala.core.tasks import retry_policy
+from sala.core.tasks.mail import send_email
 
 admin.site.unregister(DBTaskResult)
 
@@ -35,7 +36,16 @@ class TaskResultAdmin(DBTaskResultAdmin):
         self, request: HttpRequest, obj: DBTaskResult[Any, Any] | None = None
     ) -> list[str]:
         fields = super().get_readonly_fields(request, obj)
-        return [*fields[:2], "attempts", *fields[2:]]
+        fields = [*fields[:2], "attempts", *fields[2:]]
+        if obj is not None and obj.task_path == send_email.module_path:
+            # A mail's arguments are the mail: sign-in and password reset links that
+            # nobody but its recipient may read.
+            fields = ["mail_arguments" if name == "args_kwargs" else name for name in fields]
+        return fields
+
+    @admin.display(description=_("arguments"))
+    def mail_arguments(self, obj: DBTaskResult[Any, Any]) -> str:
+        return str(_("A mail message, not shown: it may hold links meant for its recipient."))
 
     @admin.display(description=_("attempts"))
     def attempts(self, obj: DBTaskResult[Any, Any]) -> str:

@@ -29,11 +29,11 @@ from django.contrib.auth import get_user
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404
-from django.http.request import validate_host
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
+from sala.core.client_address import client_network
 from sala.forums import selectors as forum_selectors
 from sala.live.presence import visitor_key
 from sala.live.slots import Limit, get_slots
@@ -155,6 +155,9 @@ def _open(request: ASGIRequest, target: Target, cors: list[tuple[bytes, bytes]])
         raise Refusal(400, _("This host is not served here.")) from None
     if request.headers.get("Origin") and not cors:
         raise Refusal(403, _("Live streams are only opened by this site's pages."))
+    if request.headers.get("Sec-Fetch-Mode") == "navigate":
+        # A link (from anywhere) would carry the member's cookies and count them browsing.
+        raise Refusal(400, _("Live streams are read by this site's pages, not opened directly."))
     try:
         if target.kind == "topic":
             forum_selectors.get_topic(target.id)
@@ -172,7 +175,7 @@ def _open(request: ASGIRequest, target: Target, cors: list[tuple[bytes, bytes]])
     user = get_user(request)
     member = user if isinstance(user, User) and user.is_active else None
     limits: list[Limit] = [
-        (f"address:{request.META.get('REMOTE_ADDR', '')}", settings.SALA_LIVE_STREAMS_PER_ADDRESS)
+        (f"address:{client_network(request)}", settings.SALA_LIVE_STREAMS_PER_ADDRESS)
     ]
     if member is not None and request.session.session_key:
         limits.append(
@@ -222,11 +225,14 @@ def _cors_headers(request: ASGIRequest) -> list[tuple[bytes, bytes]]:
 
     Pages served by the WSGI workers open their stream on the live server's own port
     (SALA_LIVE_URL) when no proxy puts both under one origin: that is a cross-origin read,
-    allowed for origins whose host this site serves, with the member's cookies.
+    allowed, with the member's cookies, for origins named in CSRF_TRUSTED_ORIGINS and for
+    http(s) origins whose host ALLOWED_HOSTS names exactly: a pattern ("*", ".example.org")
+    says which Host headers to answer, not which sites to trust.
     """
     origin = request.headers.get("Origin", "")
-    host = urlsplit(origin).hostname
-    if not host or not validate_host(host, settings.ALLOWED_HOSTS):
+    parts = urlsplit(origin)
+    exact_host = parts.hostname in settings.ALLOWED_HOSTS and parts.scheme in ("http", "https")
+    if not (exact_host or origin in settings.CSRF_TRUSTED_ORIGINS):
         return []
     return [
         (b"access-control-allow-origin", origin.encode("latin-1")),

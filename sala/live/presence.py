@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from redis.client import Pipeline
 
+from sala.core.client_address import client_address
 from sala.core.redis_client import OutageGuard, fail_fast_client
 
 logger = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ def visitor_key(request: HttpRequest) -> str:
     It is a keyed hash of the address and User-Agent, truncated: stable enough to count a
     guest once, useless for recovering the address, which is never stored.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     digest = salted_hmac(
         "sala.live.presence.visitor_key", f"{address}\n{user_agent}", algorithm="sha256"

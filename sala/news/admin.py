@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sala.news import services
-from sala.news.models import FeedSource, ImportedItem
+from sala.news import services, tasks
+from sala.news.models import FeedSource, ImportedItem, LinkDraft
 
 
 @admin.register(FeedSource)
@@ -50,22 +50,20 @@ class FeedSourceAdmin(admin.ModelAdmin[FeedSource]):
 
     @admin.action(description=_("Poll the selected feeds now"))
     def poll_now(self, request: HttpRequest, queryset: QuerySet[FeedSource]) -> None:
-        imported = failed = 0
+        # In the background: a full-article feed can take minutes, longer than a request.
         for source in queryset:
-            report = services.poll_feed(source)
-            imported += report.imported
-            if report.error:
-                failed += 1
-                self.message_user(request, f"{source}: {report.error}", messages.ERROR)
+            tasks.poll_feed.enqueue(source.pk)
         self.message_user(
             request,
             ngettext(
-                "Polled %(count)d feed: %(imported)d new topics.",
-                "Polled %(count)d feeds: %(imported)d new topics.",
+                "Polling %(count)d feed in the background; reload this page in a moment "
+                "to see what it imported and any error.",
+                "Polling %(count)d feeds in the background; reload this page in a moment "
+                "to see what they imported and any errors.",
                 queryset.count(),
             )
-            % {"count": queryset.count(), "imported": imported},
-            messages.WARNING if failed else messages.SUCCESS,
+            % {"count": queryset.count()},
+            messages.SUCCESS,
         )
 
 
@@ -75,3 +73,27 @@ class ImportedItemAdmin(admin.ModelAdmin[ImportedItem]):
     list_filter = ["source"]
     search_fields = ["canonical_url", "guid"]
     readonly_fields = ["source", "guid", "canonical_url", "topic", "imported_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows are written by imports only
+
+
+@admin.register(LinkDraft)
+class LinkDraftAdmin(admin.ModelAdmin[LinkDraft]):
+    list_display = ["url", "member", "forum", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["url", "member__username"]
+    readonly_fields = [
+        "member",
+        "forum",
+        "url",
+        "status",
+        "title",
+        "text",
+        "source_url",
+        "error",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members share links from "Create New..."

@@ -38,6 +38,7 @@ type RefusalCode = Literal[
     "scheme",  # not http: or https:
     "dns",  # the host name does not resolve
     "address",  # the host resolves to an address that is not on the public internet
+    "port",  # a port other than the web's own (80, 443) or SALA_FETCH_PORTS
     "connect",  # no connection, or it broke off mid-answer
     "tls",  # the HTTPS handshake or certificate check failed
     "timeout",  # the whole fetch took longer than its time limit
@@ -352,6 +353,19 @@ def _public_addresses(url: httpx.URL, *, allow_loopback: bool, limits: _Limits) 
                 )
                 % {"url": url, "host": host, "address": address, "reason": reason},
             )
+    port = url.port or (443 if url.scheme == "https" else 80)
+    on_loopback = allow_loopback and all(address.is_loopback for address in addresses)
+    # Other ports would let a member map which services a public host runs (this
+    # server's own public address included) from the errors they get back.
+    if not on_loopback and port not in {80, 443, *settings.SALA_FETCH_PORTS}:
+        raise FetchRefused(
+            "port",
+            _(
+                "Sala fetches web addresses on the usual ports (80 and 443) only, not "
+                "%(port)d. Use the site's ordinary address."
+            )
+            % {"port": port},
+        )
     return addresses
 
 
@@ -404,7 +418,8 @@ def _why_not_public(address: IPAddress, *, allow_loopback: bool) -> str | None:
     if address in _METADATA_ADDRESSES:
         return _("the cloud metadata service")
     # is_global alone lets multicast and IPv4-compatible IPv6 (::a.b.c.d) through.
-    if not address.is_global or address.is_multicast or address.is_reserved:
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    if not address.is_global or address.is_multicast or address.is_reserved or site_local:
         return _("a private, internal or reserved address")
     return None
 

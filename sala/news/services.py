@@ -8,6 +8,7 @@ counts as the article being here already.
 """
 
 import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +38,16 @@ logger = logging.getLogger(__name__)
 NEWS_USERNAME = "news"
 #: Longest topic title; longer feed titles are cut at a word.
 TITLE_MAX = 200
+#: Longest article address kept (the columns' size); a longer one is refused.
+URL_MAX = 2000
+#: Longest feed GUID kept as it is; a longer one is kept as its hash.
+GUID_MAX = 1000
+#: A new feed's first poll imports only its newest items; older ones are noted as seen,
+#: so adding a feed with a long backlog does not flood its forum.
+FIRST_POLL_ITEMS = 10
+#: Shared links one member may have waiting to be read at once, and in an hour.
+PENDING_DRAFTS_MAX = 3
+DRAFTS_PER_HOUR = 30
 
 
 @dataclass(frozen=True)
@@ -151,8 +162,13 @@ def poll_feed(source: FeedSource) -> PollReport:
 
     imported = already_here = 0
     problems = [f"{skipped}" for skipped in feed.errors]
+    items = list(feed.items)
+    if source.last_polled_at is None and len(items) > FIRST_POLL_ITEMS:
+        # Feeds list their newest items first.
+        _note_seen(source, items[FIRST_POLL_ITEMS:])
+        items = items[:FIRST_POLL_ITEMS]
     # Oldest first, so the forum lists them in the order the publisher did.
-    for item in reversed(feed.items):
+    for item in reversed(items):
         try:
             topic = import_feed_item(source, item)
         except (FetchRefused, ExtractionFailed, ValidationError) as problem:
@@ -167,8 +183,9 @@ def poll_feed(source: FeedSource) -> PollReport:
     error = "\n".join(problems)
     FeedSource.objects.filter(pk=source.pk).update(
         title=source.title or feed.title[:200],
-        etag=fetched.etag or "",
-        last_modified=fetched.last_modified or "",
+        # Validators the server made up past the columns' size are not worth keeping.
+        etag=_fitting(fetched.etag, 500),
+        last_modified=_fitting(fetched.last_modified, 100),
         last_polled_at=now,
         last_error=error,
         last_error_at=now if error else None,
@@ -183,7 +200,8 @@ def import_feed_item(source: FeedSource, item: FeedItem) -> Topic | None:
     With `source.full_article`, the item's page is fetched and its article imported in
     place of the feed's summary.
     """
-    if _seen(source=source, guid=item.guid or "", canonical_url=item.link):
+    key = _item_key(item)
+    if _seen(source=source, guid=key, canonical_url=item.link):
         return None
     title, body, image, canonical = item.title, item.body, item.image, item.link
     if source.full_article:
@@ -195,6 +213,10 @@ def import_feed_item(source: FeedSource, item: FeedItem) -> Topic | None:
         title = title or article.title
         body = article.body
         image = article.image or image
+    if len(canonical) > URL_MAX:
+        raise ValidationError(
+            _("Its address is too long to keep (over %(max)d characters).") % {"max": URL_MAX}
+        )
     text = draft_markdown(body, image=_local_copy(image, owner=source.poster))
     try:
         with transaction.atomic():
@@ -205,8 +227,10 @@ def import_feed_item(source: FeedSource, item: FeedItem) -> Topic | None:
                 text=text or _("(The article is at its source.)"),
                 source_url=canonical,
             )
+            # Keyed by the item's GUID (or feed link), so a full-article item whose page
+            # names another canonical address is not fetched again on the next poll.
             ImportedItem.objects.create(
-                source=source, guid=item.guid or "", canonical_url=canonical, topic=topic
+                source=source, guid=key, canonical_url=canonical, topic=topic
             )
     except IntegrityError:
         return None  # another poll imported it a moment ago; that one stands
@@ -219,6 +243,9 @@ def start_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
     Raise PermissionDenied if the member may not start topics in `forum`, and
     ValidationError for an address that is not http(s) or an article already here.
     """
+    # Imported here: the tasks module imports this one.
+    from sala.news import tasks
+
     forum_permissions.check_start_topic(member, forum)
     canonical = canonical_web_url(url.strip())
     if canonical is None:
@@ -226,14 +253,41 @@ def start_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
             _("Enter the article's web address, starting with http:// or https://."),
             code="url",
         )
+    if len(canonical) > URL_MAX:
+        raise ValidationError(
+            _("This address is too long to keep (at most %(max)d characters once encoded).")
+            % {"max": URL_MAX},
+            code="too_long",
+        )
     here = _topic_for(canonical)
     if here is not None:
+        # The title is a parameter, not formatted in: a "%" in it must stay a "%".
         raise ValidationError(
-            _("This article is already being discussed: “%(title)s”.") % {"title": here.title},
+            _("This article is already being discussed: “%(title)s”."),
             code="duplicate",
-            params={"topic": here},
+            params={"title": here.title, "topic": here},
         )
-    return LinkDraft.objects.create(member=member, forum=forum, url=canonical)
+    drafts = LinkDraft.objects.filter(member=member)
+    if drafts.filter(status=LinkDraft.Status.PENDING).count() >= PENDING_DRAFTS_MAX:
+        raise ValidationError(
+            _("You have %(count)d links being read already; wait until they are ready.")
+            % {"count": PENDING_DRAFTS_MAX},
+            code="busy",
+        )
+    if (
+        drafts.filter(created_at__gte=timezone.now() - timedelta(hours=1)).count()
+        >= DRAFTS_PER_HOUR
+    ):
+        raise ValidationError(
+            _("You have shared %(count)d links in the last hour; try again later.")
+            % {"count": DRAFTS_PER_HOUR},
+            code="rate",
+        )
+    with transaction.atomic():
+        draft = LinkDraft.objects.create(member=member, forum=forum, url=canonical)
+        # The task's row is written in the draft's transaction: both exist, or neither.
+        tasks.fill_link_draft.enqueue(str(draft.pk))
+    return draft
 
 
 def fill_link_draft(draft: LinkDraft) -> LinkDraft:
@@ -261,6 +315,30 @@ def fill_link_draft(draft: LinkDraft) -> LinkDraft:
 
 
 # --- Helpers ------------------------------------------------------------------------------
+
+
+def _item_key(item: FeedItem) -> str:
+    """Return what identifies `item` within its feed: its GUID, else its link, or a hash."""
+    key = item.guid or item.link
+    if len(key) > GUID_MAX:
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def _note_seen(source: FeedSource, items: list[FeedItem]) -> None:
+    """Remember `items` as seen without importing them (a new feed's backlog)."""
+    ImportedItem.objects.bulk_create(
+        [
+            ImportedItem(source=source, guid=_item_key(item), canonical_url=item.link)
+            for item in items
+            if len(item.link) <= URL_MAX
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _fitting(value: str | None, size: int) -> str:
+    return value if value and len(value) <= size else ""
 
 
 def _reason(problem: Exception) -> str:

@@ -1,5 +1,10 @@
 """News work done in the background: polling feeds and reading shared links."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
 from sala.core.tasks import background_task
 from sala.news import services
 from sala.news.models import FeedSource, LinkDraft
@@ -28,10 +33,32 @@ def poll_feed(source_id: int) -> dict[str, int | str]:
     return {"imported": report.imported, "already_here": report.already_here, "error": report.error}
 
 
-@background_task(max_attempts=2, retry_delay=5)
+# Ahead of feed polls (a member is waiting), behind mail; not retried: the member would
+# rather write the topic now than wait for a second try.
+@background_task(max_attempts=1, priority=5)
 def fill_link_draft(draft_id: str) -> str:
     """Read a member's shared link into its draft; return the draft's status."""
     draft = LinkDraft.objects.select_related("member").filter(pk=draft_id).first()
     if draft is None or draft.status != LinkDraft.Status.PENDING:
         return "gone"
-    return str(services.fill_link_draft(draft).status)
+    try:
+        return str(services.fill_link_draft(draft).status)
+    except Exception:
+        # A bug of ours: the member gets the plain form at once; the task is recorded
+        # failed, with its traceback, for the admins.
+        LinkDraft.objects.filter(pk=draft.pk).update(
+            status=LinkDraft.Status.FAILED,
+            error=_("Sala could not read this page because of an error on our side."),
+        )
+        raise
+
+
+#: How long a shared link's draft is kept after it was made, posted or not.
+DRAFTS_KEPT = timedelta(days=2)
+
+
+@background_task(every=6 * 3600, max_attempts=1)
+def prune_link_drafts() -> int:
+    """Delete shared-link drafts older than DRAFTS_KEPT; return how many."""
+    deleted, _ = LinkDraft.objects.filter(created_at__lt=timezone.now() - DRAFTS_KEPT).delete()
+    return deleted

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
 from sala.forums.forms import TopicForm
-from sala.news import services, tasks
+from sala.news import services
 from sala.news.forms import ShareLinkForm
 from sala.news.models import LinkDraft
 
@@ -46,7 +45,6 @@ def share_link(request: HttpRequest) -> HttpResponse:
                 form.add_error("url", error)
                 existing = (error.params or {}).get("topic")
             else:
-                transaction.on_commit(lambda: tasks.fill_link_draft.enqueue(str(draft.pk)))
                 return redirect("news:link_draft", draft_id=draft.pk)
     else:
         forum_id = request.GET.get("forum", "")
@@ -70,7 +68,7 @@ def link_draft(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         and timezone.now() - draft.created_at > GIVE_UP_AFTER
     ):
         draft.status = LinkDraft.Status.FAILED
-        draft.error = _("Reading the article took too long; the site may be slow or down.")
+        draft.error = _("Reading the article took too long.")
     if draft.status == LinkDraft.Status.PENDING:
         return render(
             request,

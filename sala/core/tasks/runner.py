@@ -201,9 +201,12 @@ class Runner:
             try:
                 while not done.wait(every):
                     try:
-                        _this_claim(row.pk, row.started_at, RUNNING).update(
-                            run_after=timezone.now() + self.lease
-                        )
+                        now = timezone.now()
+                        # Only a lease still held is renewed: once it lapsed, another
+                        # runner may be taking the task over, and this run has lost it.
+                        _this_claim(row.pk, row.started_at, RUNNING).filter(
+                            run_after__gt=now
+                        ).update(run_after=now + self.lease)
                     except DatabaseError:
                         logger.warning("could not renew the lease of %s", _describe(row))
             finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.tasks import TaskResultStatus
 from django.test import Client
@@ -22,6 +23,7 @@ from django_tasks_db.models import DBTaskResult
 from conftest import child_environment, database_url
 from sala.accounts.tests.factories import make_member
 from sala.core.tasks import background_task
+from sala.core.tasks.mail import enqueue_email
 from sala.core.tasks.runner import stop_in_process_runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -284,3 +286,18 @@ def test_in_process_a_task_runs_once_its_transaction_commits_without_holding_up_
 
     assert row.status == TaskResultStatus.SUCCESSFUL
     assert row.worker_ids[0].endswith(":in-process")
+
+
+def test_the_admin_does_not_show_what_a_queued_mail_says(admin_client: Client) -> None:
+    with transaction.atomic():
+        enqueue_email(
+            EmailMessage(
+                "Reset your password", "https://forum.example/reset/SECRET-KEY/", to=["a@b"]
+            )
+        )
+    row = DBTaskResult.objects.get(task_path="sala.core.tasks.mail.send_email")
+
+    detail = admin_client.get(f"{ADMIN_TASKS}{row.pk}/change/").content.decode()
+
+    assert "A mail message, not shown" in detail
+    assert "SECRET-KEY" not in detail

@@ -1,5 +1,7 @@
 """The live stream endpoint: what it serves, and its answers to what it refuses."""
 
+import asyncio
+
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
@@ -161,3 +163,56 @@ def test_a_stream_for_a_host_this_site_does_not_serve_is_refused() -> None:
     answer = run_async(request(f"/live/t/{topic.pk}/", headers={"host": "evil.example"}))
 
     assert answer.status == 400
+
+
+def test_visitors_behind_the_sites_proxy_each_have_their_own_allowance(
+    settings: Settings,
+) -> None:
+    topic = make_topic()
+    settings.SALA_LIVE_STREAMS_PER_ADDRESS = 1
+    path = f"/live/t/{topic.pk}/"
+
+    async def two_visitors() -> tuple[int, int, int]:
+        first = asyncio.ensure_future(
+            request(
+                path,
+                client="127.0.0.1",
+                headers={"x-forwarded-for": "198.51.100.1"},
+                read_until="never",
+                timeout=3,
+            )
+        )
+        await asyncio.sleep(0.5)  # the first visitor's stream is open now
+        second = await request(
+            path,
+            client="127.0.0.1",
+            headers={"x-forwarded-for": "198.51.100.2"},
+            read_until="event: browsing",
+        )
+        third = await request(path, client="127.0.0.1", headers={"x-forwarded-for": "198.51.100.1"})
+        first.cancel()
+        return second.status, third.status, 0
+
+    second, third, _ = run_async(two_visitors())
+
+    assert second == 200  # another visitor behind the same proxy
+    assert third == 429  # the first visitor again, over their allowance
+
+
+def test_a_wildcard_allowed_host_does_not_trust_every_origin(settings: Settings) -> None:
+    topic = make_topic()
+    settings.ALLOWED_HOSTS = ["*"]
+
+    answer = run_async(request(f"/live/t/{topic.pk}/", headers={"origin": "https://evil.example"}))
+
+    assert answer.status == 403
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_a_stream_opened_by_following_a_link_is_refused() -> None:
+    topic = make_topic()
+
+    answer = run_async(request(f"/live/t/{topic.pk}/", headers={"sec-fetch-mode": "navigate"}))
+
+    assert answer.status == 400
+    assert get_presence().browsing(topic.pk).guest_count == 0

@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pytest_django.fixtures import Settings
 
 from sala.news.fetcher import MAX_BYTES, Fetched, FetchRefused, fetch
 from sala.news.tests.http_server import LocalServer, Reply, local_server_fixture  # noqa: F401
@@ -196,9 +197,11 @@ def test_connects_to_the_address_it_checked_even_if_dns_then_answers_otherwise(
     local_server: LocalServer,
     connections: list[tuple[str, int]],
     resolver: dict[str, list[list[str]]],
+    settings: Settings,
 ) -> None:
     # DNS rebinding: a public address for the check, then loopback for the connection.
     resolver["rebind.example"] = [["93.184.216.34"], ["127.0.0.1"]]
+    settings.SALA_FETCH_PORTS = [local_server.port]  # the test server's port, as if public
     local_server.route("/", Reply(headers={"Content-Type": "text/html"}, body="<p>inside"))
 
     refused = refusal(lambda: fetch(f"http://rebind.example:{local_server.port}/", kind="page"))
@@ -322,6 +325,7 @@ def test_fetches_from_ipv6_loopback_when_the_setting_is_on(loopback_allowed: Non
         ("100.64.0.1", "private"),  # shared address space (carrier-grade NAT)
         ("[fe80::1]", "private"),
         ("[fc00::1]", "private"),
+        ("[fec0::1]", "private"),  # site-local, deprecated
         ("[::ffff:10.0.0.1]", "private"),
         ("[::ffff:0:a00:1]", "private"),  # IPv4-translated 10.0.0.1
         ("0.0.0.0", "private"),  # noqa: S104 (not bound here: an address to refuse)
@@ -355,6 +359,21 @@ def test_refuses_a_name_if_any_of_its_addresses_is_internal(
     assert refused.code == "address"
     assert "mixed.example" in refused.message
     assert "10.1.2.3" in refused.message
+    assert connections == []
+
+
+@pytest.mark.parametrize("port", [22, 6379, 8443])
+def test_refuses_ports_other_than_the_webs_own_on_public_hosts(
+    port: int,
+    resolver: dict[str, list[list[str]]],
+    connections: list[tuple[str, int]],
+) -> None:
+    resolver["public.example"] = [["93.184.216.34"]]
+
+    refused = refusal(lambda: fetch(f"https://public.example:{port}/feed", kind="feed"))
+
+    assert refused.code == "port"
+    assert f"not {port}" in refused.message and "80 and 443" in refused.message
     assert connections == []
 
 

@@ -8,14 +8,17 @@ their publisher's address rewritten to the local server's.
 import re
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 from pytest_django.fixtures import Settings
 
+from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_topic
@@ -298,6 +301,49 @@ def test_a_full_article_source_imports_the_page_not_the_summary(newsroom: Newsro
     assert html.count("<p>") >= 3
 
 
+def test_a_new_feeds_backlog_does_not_flood_its_forum(newsroom: Newsroom) -> None:
+    items = "".join(
+        f"<item><title>Story number {n}</title><link>{newsroom.local(f'/s/{n}')}</link>"
+        f"<guid>s-{n}</guid><description>Text of story {n}.</description></item>"
+        for n in range(25, 0, -1)  # newest first, as feeds list them
+    )
+    feed = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    )
+    source = newsroom.add_source(
+        newsroom.server.route("/long.xml", Reply(headers={"Content-Type": "text/xml"}, body=feed))
+    )
+
+    first = services.poll_feed(source)
+    source.refresh_from_db()
+    second = services.poll_feed(source)
+
+    assert first.imported == services.FIRST_POLL_ITEMS
+    newest = {f"Story number {n}" for n in range(25, 25 - services.FIRST_POLL_ITEMS, -1)}
+    assert set(Topic.objects.values_list("title", flat=True)) == newest
+    assert second.imported == 0  # the older ones were noted as seen, not left to trickle in
+
+
+def test_a_full_article_item_is_not_fetched_again_on_the_next_poll(newsroom: Newsroom) -> None:
+    article = newsroom.serve(ARTICLE_PATH, "article.html", "text/html")
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>
+      <item><title>Crossing</title><link>{article}?from=feed</link></item></channel></rss>"""
+    source = newsroom.add_source(
+        newsroom.server.route("/p.xml", Reply(headers={"Content-Type": "text/xml"}, body=feed)),
+        full_article=True,
+    )
+
+    services.poll_feed(source)
+    source.refresh_from_db()
+    services.poll_feed(source)
+
+    pages = [
+        request for request in newsroom.server.requests if request.path.startswith(ARTICLE_PATH)
+    ]
+    assert len(pages) == 1
+    assert Topic.objects.count() == 1
+
+
 def test_the_scheduled_task_claims_each_due_feed_once(newsroom: Newsroom) -> None:
     due = newsroom.add_source(newsroom.feed("rss2.xml"))
     newsroom.add_source(newsroom.feed("atom.xml"), interval_minutes=60)
@@ -362,14 +408,12 @@ def test_a_shared_link_becomes_a_draft_the_member_edits_then_posts(
     newsroom: Newsroom, member_client: Client
 ) -> None:
     article = newsroom.serve(ARTICLE_PATH, "article.html", "text/html")
+    # Tests run tasks as they are enqueued: the draft is read by the time the POST returns.
     draft = share(member_client, article + "?utm_source=chat", newsroom.forum)
 
-    waiting = member_client.get(f"/new/link/{draft.pk}/").content.decode()
-    assert 'http-equiv="refresh"' in waiting and "Fetching the article" in waiting
-
-    assert tasks.fill_link_draft.call(str(draft.pk)) == "ready"
     page = member_client.get(f"/new/link/{draft.pk}/").content.decode()
     draft.refresh_from_db()
+    assert draft.status == LinkDraft.Status.READY
     assert draft.source_url == article
     assert f'value="{article}"' in page  # the source, as "read more"
     assert 'name="title"' in page and draft.title in page
@@ -399,7 +443,6 @@ def test_a_page_without_an_article_gives_a_clear_reason_and_the_plain_form(
     wall = newsroom.serve("/members-only/", "login-wall.html", "text/html")
     draft = share(member_client, wall, newsroom.forum)
 
-    assert tasks.fill_link_draft.call(str(draft.pk)) == "failed"
     page = member_client.get(f"/new/link/{draft.pk}/").content.decode()
 
     assert "could not be read" in page
@@ -415,17 +458,47 @@ def test_a_link_the_guard_refuses_fails_with_its_reason(
     settings.SALA_FETCH_ALLOW_LOOPBACK = False
     draft = share(member_client, newsroom.serve("/a/", "article.html", "text/html"), newsroom.forum)
 
-    assert tasks.fill_link_draft.call(str(draft.pk)) == "failed"
-
     draft.refresh_from_db()
+    assert draft.status == LinkDraft.Status.FAILED
     assert "not on the public internet" in draft.error or "address" in draft.error
     assert newsroom.server.requests == []
+
+
+def test_a_draft_waiting_to_be_read_shows_a_page_that_reloads_itself(
+    newsroom: Newsroom, member_client: Client
+) -> None:
+    member = User.objects.get(username="oskar")
+    draft = LinkDraft.objects.create(member=member, forum=newsroom.forum, url="https://a.example/")
+
+    waiting = member_client.get(f"/new/link/{draft.pk}/").content.decode()
+
+    assert 'http-equiv="refresh"' in waiting and "Fetching the article" in waiting
+    assert "a.example" in waiting
+    assert tasks.fill_link_draft.call(str(draft.pk)) == "failed"  # no such site here
+    assert "could not be read" in member_client.get(f"/new/link/{draft.pk}/").content.decode()
+
+
+def test_a_member_cannot_keep_the_fetcher_busy_with_links(
+    newsroom: Newsroom, member_client: Client
+) -> None:
+    member = User.objects.get(username="oskar")
+    for number in range(services.PENDING_DRAFTS_MAX):
+        LinkDraft.objects.create(
+            member=member, forum=newsroom.forum, url=f"https://a.example/{number}"
+        )
+
+    response = member_client.post(
+        "/new/link/", {"url": "https://a.example/next", "forum": newsroom.forum.pk}
+    )
+
+    assert "links being read already" in response.content.decode()
+    assert LinkDraft.objects.count() == services.PENDING_DRAFTS_MAX
 
 
 def test_sharing_an_article_already_discussed_points_to_its_topic(
     newsroom: Newsroom, member_client: Client
 ) -> None:
-    topic = make_topic(title="The crossing, discussed", source_url="https://news.example/a/1")
+    topic = make_topic(title="Rates rise 5% in June", source_url="https://news.example/a/1")
 
     response = member_client.post(
         "/new/link/", {"url": "https://news.example/a/1?utm_medium=x", "forum": newsroom.forum.pk}
@@ -433,7 +506,7 @@ def test_sharing_an_article_already_discussed_points_to_its_topic(
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "already being discussed" in page
+    assert "already being discussed: “Rates rise 5% in June”" in page
     assert f'href="{topic.get_absolute_url()}"' in page
     assert not LinkDraft.objects.exists()
 
@@ -446,6 +519,7 @@ def test_sharing_an_article_already_discussed_points_to_its_topic(
         ("ftp://files.example/a", "starting with http:// or https://"),
         ("not a url", "starting with http:// or https://"),
         ("https://" + "a" * 2100 + ".example/", "at most 2000 characters"),
+        ("https://news.example/" + "ж" * 900, "too long to keep"),
     ],
 )
 def test_a_bad_link_is_refused_at_the_field_keeping_what_was_typed(
@@ -476,3 +550,33 @@ def test_guests_are_sent_to_sign_in_to_share_a_link(client: Client) -> None:
     response = client.get("/new/link/")
 
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# --- Administration -----------------------------------------------------------------------
+
+
+def test_an_admin_polls_feeds_now_from_the_feed_list(
+    newsroom: Newsroom, admin_client: Client
+) -> None:
+    source = newsroom.add_source(newsroom.feed("rss2.xml"))
+
+    response = admin_client.post(
+        "/admin/news/feedsource/",
+        {"action": "poll_now", "_selected_action": [source.pk]},
+        follow=True,
+    )
+
+    assert "Polling 1 feed in the background" in response.content.decode()
+    assert Topic.objects.count() >= 3  # tests run tasks as they are enqueued
+    listing = admin_client.get("/admin/news/feedsource/").content.decode()
+    assert "The Valdera Courier" in listing
+
+
+def test_old_link_drafts_are_pruned(newsroom: Newsroom) -> None:
+    member = make_member(username="pruned")
+    old = LinkDraft.objects.create(member=member, forum=newsroom.forum, url="https://a.example/")
+    LinkDraft.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+    recent = LinkDraft.objects.create(member=member, forum=newsroom.forum, url="https://b.example/")
+
+    assert tasks.prune_link_drafts.call() == 1
+    assert list(LinkDraft.objects.all()) == [recent]
