@@ -93,6 +93,8 @@ def _tasks_in_the_database(settings: Any) -> None:
     """
     settings.TASKS = {"default": {"BACKEND": "sala.core.tasks.DatabaseBackend"}}
     settings.SALA_TASKS_IN_PROCESS = False
+    # A runner some earlier test started in this process would take these tests' tasks.
+    stop_in_process_runner()
 
 
 @pytest.fixture
