@@ -3,7 +3,6 @@
 import os
 import sys
 
-
 _HYPHENATED = {"bench-data": "bench_data"}
 
 
