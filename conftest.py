@@ -261,6 +261,10 @@ def server_environment(smtp_port: int, data_dir: Path) -> dict[str, str]:
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         SECRET_KEY="test-server-key-" + "x" * 40,
         SALA_LOG_LEVEL="WARNING",
+        # The server's in-process runner runs what the server enqueues (its mail) at once,
+        # but must not look for due tasks on its own: it shares the test database with
+        # the `sala worker` processes of sala/core/tests/test_tasks.py.
+        SALA_TASKS_POLL_SECONDS="3600",
     )
 
 
