@@ -45,15 +45,25 @@ pytest: test-tools
 
 test: lint typecheck pytest
 
-# The live fan-out benchmark (bench/live_fanout.py): one reply reaching 1000 open streams
-# of a Redis-backed ASGI server; needs Redis on 127.0.0.1:6379 (uses and flushes db 10).
-# Its figures replace the "Live fan-out" section of bench/RESULTS.md.
-# BENCH_DATABASE_URL=postgres://... runs it on PostgreSQL; BENCH_CONNECTIONS sets N.
-# The soft open-files limit is raised to the hard one, for the client and the server.
+# The benchmarks; their figures replace their sections of bench/RESULTS.md.
+# Pages (bench/pages.py): Sala in production mode (`sala serve --workers 2`) on PostgreSQL
+# and Redis, filled by `sala bench_data`, under wrk: topic, forum, index and profile
+# pages, replies posted at a steady rate; beside Spirit (installed from PyPI into a venv
+# of its own, Python 3.12) and nginx serving Sala's topic page as a file. Needs PostgreSQL
+# (user postgres, no password) and Redis on 127.0.0.1; makes and drops the databases
+# sala_bench and spirit_bench and flushes Redis db 10; installs wrk and nginx with
+# apt-get if missing. QUICK=1: a small community and 5 s runs, under 3 minutes in all.
+# Then the live fan-out (bench/live_fanout.py): one reply reaching BENCH_CONNECTIONS open
+# streams of a Redis-backed ASGI server (SQLite, or BENCH_DATABASE_URL=postgres://...);
+# the soft open-files limit is raised to the hard one, for the client and the server.
 BENCH_CONNECTIONS ?= 1000
+BENCH_NAME = make bench$(if $(filter 1,$(QUICK)), QUICK=1)
 bench: install
 	ulimit -Sn $$(ulimit -Hn) 2>/dev/null || true; \
-	BENCH_COMMAND="make bench BENCH_CONNECTIONS=$(BENCH_CONNECTIONS)" \
+	BENCH_COMMAND="$(BENCH_NAME)" \
+		$(BIN)/python bench/pages.py $(if $(filter 1,$(QUICK)),--quick) \
+		--results bench/RESULTS.md && \
+	BENCH_COMMAND="$(BENCH_NAME) BENCH_CONNECTIONS=$(BENCH_CONNECTIONS)" \
 		$(BIN)/python bench/live_fanout.py --connections $(BENCH_CONNECTIONS) \
 		--results bench/RESULTS.md
 
