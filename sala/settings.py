@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above everything that reads the session: a guest's cached page is answered here,
+    # with the security policy it was stored with (docs/subsystems/caching.md).
+    "sala.core.page_cache.GuestPageCacheMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -270,18 +273,29 @@ SALA_UPLOAD_MAX_PIXELS = 40_000_000
 
 # --- Live updates -----------------------------------------------------------------------
 
-#: Live streams (open topic pages) one address may hold across every node (with Redis).
-SALA_LIVE_STREAMS_PER_ADDRESS = environment.integer("SALA_LIVE_STREAMS_PER_ADDRESS", 100)
-#: Live streams one signed-in session may hold across every node (with Redis).
 #: Reverse proxies whose X-Forwarded-For is believed (SALA_TRUSTED_PROXIES: addresses or
 #: networks, comma-separated). Default: this machine, where nginx usually runs.
 SALA_TRUSTED_PROXIES = environment.string_list("SALA_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 
+#: Live streams (open topic pages) one address may hold across every node (with Redis).
+SALA_LIVE_STREAMS_PER_ADDRESS = environment.integer("SALA_LIVE_STREAMS_PER_ADDRESS", 100)
+#: Live streams one signed-in session may hold across every node (with Redis).
 SALA_LIVE_STREAMS_PER_SESSION = environment.integer("SALA_LIVE_STREAMS_PER_SESSION", 20)
 #: Where pages open their live stream (SALA_LIVE_URL): empty for this origin's /live/,
 #: which a proxy routes to the live server; without a proxy, the live server's own
 #: address, e.g. http://forum.example:8001 (`sala serve --live-port`).
 SALA_LIVE_URL = os.environ.get("SALA_LIVE_URL", "").rstrip("/")
+
+# --- Guest page cache -------------------------------------------------------------------
+
+#: Seconds a page rendered for guests may be answered again from a worker's memory
+#: (SALA_GUEST_CACHE_SECONDS, default 30, or 0 when debugging; 0 turns the cache off; at
+#: most an hour). Writes drop the pages they change at once: this bounds only what no
+#: write announces, such as view counts, who is online and a member's new name.
+SALA_GUEST_CACHE_SECONDS = environment.integer("SALA_GUEST_CACHE_SECONDS", 0 if DEBUG else 30)
+#: Memory each worker may fill with cached guest pages, in megabytes (SALA_GUEST_CACHE_MB,
+#: default 64); past it the pages read least recently go first.
+SALA_GUEST_CACHE_MB = environment.integer("SALA_GUEST_CACHE_MB", 64)
 
 # --- News in ----------------------------------------------------------------------------
 

@@ -1,7 +1,44 @@
+"""The forums in the admin: categories and forums set up, topics pinned and locked.
+
+Every change here drops the cached guest pages that show it (sala.core.page_cache), after
+the admin's transaction commits, as the site's own services do.
+"""
+
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from sala.core import page_cache
+from sala.core.page_cache import INDEX, forum_generation, topic_generation
 from sala.forums.models import Category, Forum, Post, Topic
+
+
+class DropsCachedPages(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Bump the generations of the pages that show an object when it is changed here."""
+
+    def generations(self, obj: Any) -> list[str]:
+        """Return the generations of the pages that show `obj`."""
+        return [page_cache.EVERY_PAGE]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        page_cache.bump_on_commit(*self.generations(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        generations = self.generations(obj)
+        super().delete_model(request, obj)
+        page_cache.bump_on_commit(*generations)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        generations = {name for obj in queryset for name in self.generations(obj)}
+        super().delete_queryset(request, queryset)
+        page_cache.bump_on_commit(*generations)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        page_cache.bump_on_commit(*self.generations(form.instance))
 
 
 class ForumInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -11,14 +48,15 @@ class ForumInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CategoryAdmin(DropsCachedPages):
+    # Names of categories and forums are on every page (lists, breadcrumbs, headings).
     list_display = ("name", "position")
     list_editable = ("position",)
     inlines = [ForumInline]
 
 
 @admin.register(Forum)
-class ForumAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ForumAdmin(DropsCachedPages):
     list_display = ("name", "category", "position", "topic_count", "post_count")
     list_filter = ("category",)
     list_editable = ("position",)
@@ -26,7 +64,7 @@ class ForumAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TopicAdmin(DropsCachedPages):
     list_display = ("title", "forum", "author", "reply_count", "is_pinned", "is_locked")
     list_filter = ("forum", "is_pinned", "is_locked", "is_deleted")
     search_fields = ("title",)
@@ -34,9 +72,13 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Deleting and moving go through the site's services, which keep the counters.
     fields = ("title", "source_url", "is_pinned", "is_locked")
 
+    def generations(self, obj: Topic) -> list[str]:
+        # Its title is in its forum's list and maybe on the index, beside a latest post.
+        return [topic_generation(obj.pk), forum_generation(obj.forum_id), INDEX]
+
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PostAdmin(DropsCachedPages):
     list_display = ("__str__", "author", "created_at", "is_deleted")
     # Read-only here: edits go through the site, which cooks the text and keeps revisions.
     readonly_fields = ("topic", "number", "author", "text", "created_at", "is_deleted")
@@ -44,3 +86,6 @@ class PostAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def generations(self, obj: Post) -> list[str]:
+        return [topic_generation(obj.topic_id), forum_generation(obj.topic.forum_id), INDEX]

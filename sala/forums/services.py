@@ -5,7 +5,9 @@ edits, deletions), so open pages learn of it and nothing rolled back is ever ann
 New topics and replies name their forum, so its open forum pages hear of them too.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
-here, in the same transaction as the write, so the read path never counts rows.
+here, in the same transaction as the write, so the read path never counts rows. And
+each write bumps, after it commits, the generations of the pages it changes, so no guest
+is served a cached copy from before it (sala.core.page_cache).
 """
 
 import uuid
@@ -19,6 +21,8 @@ from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
+from sala.core import page_cache
+from sala.core.page_cache import INDEX, forum_generation, topic_generation
 from sala.forums import permissions
 from sala.forums.models import (
     Forum,
@@ -120,6 +124,7 @@ def create_topic(
         )
         User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
         publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
+        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX)
         return post
 
     return _once(author, submission_key, write).topic
@@ -165,6 +170,9 @@ def reply(
         publish_on_commit(
             Event("reply", locked.pk, {"number": post.number}, forum_id=locked.forum_id)
         )
+        page_cache.bump_on_commit(
+            topic_generation(locked.pk), forum_generation(locked.forum_id), INDEX
+        )
         return post
 
     return _once(author, submission_key, write)
@@ -196,12 +204,15 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
     post.edit_count += 1
     post.save(update_fields=["text", "html", "edited_at", "edit_count"])
     publish_on_commit(Event("edit", topic.pk, {"number": post.number}))
+    page_cache.bump_on_commit(topic_generation(topic.pk))
     if new_title != topic.title:
         # The id in the URL finds the topic, so links with the old slug still work and
         # are redirected to the new one.
         topic.title = new_title
         topic.slug = make_slug(new_title)
         topic.save(update_fields=["title", "slug"])
+        # The title is in the forum's list, and on the index beside the latest post.
+        page_cache.bump_on_commit(forum_generation(topic.forum_id), INDEX)
     return post
 
 
@@ -231,6 +242,7 @@ def delete_post(*, post: Post, actor: User) -> None:
         Forum.objects.filter(pk=topic.forum_id).update(post_count=F("post_count") - 1)
     _refresh_last_post(topic.forum_id)
     publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
+    page_cache.bump_on_commit(topic_generation(topic.pk), forum_generation(topic.forum_id), INDEX)
 
 
 def _refresh_last_post(forum_id: int) -> None:
@@ -251,6 +263,7 @@ def recommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = moderator
     post.recommended_at = timezone.now()
     post.save(update_fields=["recommended_by", "recommended_at"])
+    page_cache.bump_on_commit(topic_generation(post.topic_id))
     return post
 
 
@@ -262,6 +275,7 @@ def unrecommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = None
     post.recommended_at = None
     post.save(update_fields=["recommended_by", "recommended_at"])
+    page_cache.bump_on_commit(topic_generation(post.topic_id))
     return post
 
 
@@ -282,7 +296,11 @@ def mark_read(*, member: User, topic: Topic, number: int) -> None:
 
 
 def add_views(counts: dict[int, int]) -> None:
-    """Apply buffered topic view counts, one UPDATE per topic."""
+    """Apply buffered topic view counts, one UPDATE per topic.
+
+    Cached forum pages are left to expire: a view count a few seconds behind is not worth
+    rendering a busy forum's page again every time views are flushed.
+    """
     with transaction.atomic():
         for topic_id, amount in sorted(counts.items()):
             Topic.objects.filter(pk=topic_id).update(view_count=F("view_count") + amount)

@@ -1,6 +1,7 @@
 """Forum pages: the index, a forum, a topic, and the forms that write to them."""
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
+from sala.core import page_cache
 from sala.core.buffered_counts import get_counter
 from sala.core.images import ImageRejected
 from sala.forums import permissions, selectors, services
@@ -27,7 +29,7 @@ from sala.forums.forms import (
 )
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
-from sala.live.online import get_online
+from sala.live.online import SITE, get_online
 from sala.live.presence import get_presence, visitor_key
 
 
@@ -38,8 +40,49 @@ def _member(request: HttpRequest) -> User:
     return request.user
 
 
+#: Seconds within which a guest answered from the page cache is not recorded in presence
+#: again for the same place: the lists look back 15 minutes, and with Redis every record
+#: is a round trip on the cache's fast path.
+PRESENCE_REFRESH_SECONDS = 30.0
+
+
+def _record_cached_read(request: HttpRequest, *, topic_id: int | None = None) -> None:
+    """Record a guest's read answered by the guest page cache, as a rendered one is.
+
+    The cache answers above OnlineMiddleware, so who is online is recorded here too; a
+    topic's read also counts the guest as browsing it (without JavaScript nothing else
+    would; with it, the page's stream records them again) and counts a view.
+    """
+    places = [SITE] if request.method == "GET" else []
+    if topic_id is not None:
+        places.append(topic_id)
+        get_counter("topic_views").add(topic_id)
+        # Whether the buffer is due is asked once a second, not at every cached read.
+        if page_cache.once_in(1.0, "topic_views"):
+            get_counter("topic_views").flush_due(services.add_views)
+    # What visitor_key is made of, hashed rather than keyed: cheaper than the key itself.
+    meta = request.META
+    browser = hash(
+        (meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_USER_AGENT"))
+    )
+    due = [p for p in places if page_cache.once_in(PRESENCE_REFRESH_SECONDS, (p, browser))]
+    if due:
+        visitor = visitor_key(request)
+        presence = get_presence()
+        for place in due:
+            presence.touch(place, member_id=None, visitor_key=visitor)
+
+
+def _count_view(topic_id: int) -> None:
+    """Count a read of the topic in the buffer, flushing the buffer when it is due."""
+    views = get_counter("topic_views")
+    views.add(topic_id)
+    views.flush_due(services.add_views)
+
+
 def index(request: HttpRequest) -> HttpResponse:
     """Show every category with its forums, counts and latest posts."""
+    page_cache.depend_on(request, page_cache.INDEX, on_hit=_record_cached_read)
     return render(
         request,
         "forums/index.html",
@@ -53,6 +96,8 @@ def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
     The first page says, while open, when its topics have new activity (a live stream
     from `since`, this render's moment); `forum_topics` then refreshes its list.
     """
+    # A cached copy keeps its `since`: any activity after it would have dropped the copy.
+    page_cache.depend_on(request, page_cache.forum_generation(forum_id), on_hit=_record_cached_read)
     forum = selectors.get_forum(forum_id)
     if slug != forum.slug:
         return redirect(forum, permanent=True)
@@ -137,6 +182,11 @@ def _preview_or_attach(request: HttpRequest, form: PostingForm) -> str | None:
 def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Show a page of a topic: posts by number, the reply box or the guest panel,
     and who is browsing."""
+    page_cache.depend_on(
+        request,
+        page_cache.topic_generation(topic_id),
+        on_hit=partial(_record_cached_read, topic_id=topic_id),
+    )
     topic = selectors.get_topic(topic_id)
     page = _page_number(request)
     if slug != topic.slug:
@@ -153,9 +203,7 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         hidden=bool(member and member.hide_presence),
     )
     browsing = presence.browsing(topic.pk)
-    views = get_counter("topic_views")
-    views.add(topic.pk)
-    views.flush_due(services.add_views)
+    _count_view(topic.pk)
 
     context: dict[str, Any] = {
         "topic": topic,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from sala.accounts.tests.factories import make_member
+from sala.core import page_cache
 from sala.forums import selectors
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_replies, make_topic
@@ -24,7 +25,9 @@ def topics_url(forum: Forum, since: str = "") -> str:
 
 
 def count_queries(client: Client, url: str) -> int:
+    """Return the queries `url` costs to render (not to answer from the guest page cache)."""
     client.get(url)
+    page_cache.reset()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200, url

@@ -1,0 +1,518 @@
+"""The guest page cache: whole pages rendered for guests, served again from each worker's memory.
+
+Guests are most of a forum's readers and all see the same page, so the first guest read
+of a page renders it and the next ones get the stored bytes and headers without touching
+the database. A page is kept fresh by generations: counters named after what a page shows
+(`topic_generation(7)`, `forum_generation(2)`, `INDEX`, `EVERY_PAGE`). A view declares the
+ones its page depends on before reading anything (`depend_on`); the page is stored with
+their values; every write bumps the ones it changes after it commits (`bump_on_commit`),
+and a stored page whose generations moved is never served again. A short time to live
+(SALA_GUEST_CACHE_SECONDS) bounds what no write announces: view counts, who is online,
+a member's new name. docs/subsystems/caching.md has the whole design.
+
+With REDIS_URL the generations live in Redis, read in one MGET per cached read, so a bump
+reaches every worker on every node at once; when Redis does not answer, pages are
+rendered as if nothing were cached, never an error. Without it they live in a small table
+of counters in a file every process on this machine maps into memory (beside the SQLite
+database), so all of `sala serve`'s workers see a bump at once without a server.
+"""
+
+import fcntl
+import functools
+import logging
+import mmap
+import os
+import re
+import struct
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis
+from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.signals import setting_changed
+from django.db import connections, transaction
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.urls.base import get_urlconf
+from django.utils import translation
+
+from sala.core.redis_client import OutageGuard, fail_fast_client
+
+logger = logging.getLogger(__name__)
+
+#: Every page depends on it: bumped when something every page shows changes (the names
+#: and order of categories and forums, in breadcrumbs and lists) and by `invalidate_all`.
+EVERY_PAGE = "every-page"
+#: The forum index: each forum's counts and latest post.
+INDEX = "index"
+
+
+def forum_generation(forum_id: int) -> str:
+    """Return the generation of a forum's pages: its list of topics, their counts."""
+    return f"forum:{forum_id}"
+
+
+def topic_generation(topic_id: int) -> str:
+    """Return the generation of a topic's pages: its title, posts and recommended posts."""
+    return f"topic:{topic_id}"
+
+
+#: The longest time to live honoured, whatever the setting says: generations in Redis are
+#: forgotten a day after their last bump, and a page must never outlive what it was
+#: checked against.
+MAX_SECONDS = 3600
+#: How long Redis keeps a generation after its last bump, in seconds.
+GENERATION_LIFETIME = 86_400
+#: The response header that says whether a guest page was served from the cache.
+CACHE_HEADER = "X-Sala-Cache"
+
+OnHit = Callable[[HttpRequest], None]
+
+
+# --- Generations ------------------------------------------------------------------------
+
+
+class Generations(Protocol):
+    def read(self, names: tuple[str, ...]) -> tuple[int, ...] | None:
+        """Return the current value of each of `names`; None when they cannot be known."""
+
+    def bump(self, names: Iterable[str]) -> None:
+        """Change each of `names`, so pages stored under their old values are not served."""
+
+
+class FileGenerations:
+    """Generations in a table of counters mapped from one file by every process here.
+
+    A name hashes to one of `slots` counters. Two names sharing a counter only cost each
+    other an extra render now and then; a name never misses its own bump. Reads are a
+    look into shared memory; bumps take a lock on the file, so two processes bumping the
+    same counter at once both count.
+    """
+
+    def __init__(self, path: Path, *, slots: int = 1 << 16) -> None:
+        self.path = path
+        self.slots = slots
+        size = slots * 8
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)  # a sparse file: untouched counters take no disk
+        self._table = mmap.mmap(self._fd, size)
+        # lockf keeps processes apart; threads of one process share its locks.
+        self._lock = threading.Lock()
+
+    def read(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        table = self._table
+        return tuple(_COUNTER.unpack_from(table, self._offset(name))[0] for name in names)
+
+    def bump(self, names: Iterable[str]) -> None:
+        offsets = {self._offset(name) for name in names}
+        with self._lock:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            try:
+                for offset in offsets:
+                    (value,) = _COUNTER.unpack_from(self._table, offset)
+                    _COUNTER.pack_into(self._table, offset, (value + 1) % 2**64)
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+
+    def _offset(self, name: str) -> int:
+        # crc32, not hash(): every process must find a name at the same place.
+        return zlib.crc32(name.encode()) % self.slots * 8
+
+
+_COUNTER = struct.Struct("<Q")
+
+
+class RedisGenerations:
+    """Generations as Redis counters shared by every process on every node.
+
+    `<prefix><name>` is INCRemented by a bump and expires GENERATION_LIFETIME after it;
+    a missing key reads as 0. Reads and bumps are one round trip each and never raise.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "sala:page-generation:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._guard = OutageGuard(
+            logger,
+            down="Serving no page from the guest page cache, Redis did not answer",
+            up="The guest page cache is back, Redis answers.",
+        )
+
+    def read(self, names: tuple[str, ...]) -> tuple[int, ...] | None:
+        keys = [self.prefix + name for name in names]
+        values = self._guard.call(lambda: self.client.mget(keys))
+        if values is None:
+            return None
+        return tuple(int(value) if value else 0 for value in values)
+
+    def bump(self, names: Iterable[str]) -> None:
+        def bump_all() -> bool:
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.incr(self.prefix + name)
+                pipe.expire(self.prefix + name, GENERATION_LIFETIME)
+            pipe.execute()
+            return True
+
+        if self._guard.call(bump_all) is None:
+            # Other workers may serve what this write changed until their pages expire;
+            # this one at least drops its own.
+            _pages.clear()
+
+
+#: What the file of generations beside a SQLite database adds to the database's name.
+_TABLE_SUFFIX = "-page-generations"
+
+
+def _table_path() -> Path:
+    """Return where the file of generations lives: beside the SQLite database it describes
+    (so a test's server process shares it with the test), else in the data folder."""
+    database = connections["default"].settings_dict
+    name = str(database["NAME"])
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not name.startswith(
+        (":memory:", "file:")
+    ):
+        return Path(name + _TABLE_SUFFIX)
+    return Path(settings.DATA_DIR) / "page-generations"
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Remove the files of generations of SQLite databases that are gone (every test run
+    has a database of its own, deleted when it ends)."""
+    for table in folder.glob(f"*{_TABLE_SUFFIX}"):
+        if not Path(str(table).removesuffix(_TABLE_SUFFIX)).exists():
+            table.unlink(missing_ok=True)
+
+
+class _NoGenerations:
+    """Stands in when generations cannot be kept: nothing is stored, every page rendered."""
+
+    def read(self, names: tuple[str, ...]) -> None:
+        return None
+
+    def bump(self, names: Iterable[str]) -> None:
+        pass
+
+
+@functools.cache
+def get_generations() -> Generations:
+    """Return this process's generations: in Redis if REDIS_URL is set, else in the file."""
+    if settings.REDIS_URL:
+        return RedisGenerations(fail_fast_client(settings.REDIS_URL))
+    path = _table_path()
+    try:
+        _remove_orphans(path.parent)
+        return FileGenerations(path)
+    except OSError as error:
+        logger.warning("The guest page cache is off, %s cannot be used: %s", path, error)
+        return _NoGenerations()
+
+
+def bump_on_commit(*names: str) -> None:
+    """Bump `names` once the current transaction commits (at once outside of one).
+
+    After the commit, not before: a guest page rendered in between from the old rows
+    would otherwise be stored under the new generations and served until it expired.
+    """
+    transaction.on_commit(lambda: get_generations().bump(names), robust=True)
+
+
+def invalidate_all() -> None:
+    """Stop serving every stored page, in every process (they share EVERY_PAGE)."""
+    _pages.clear()
+    get_generations().bump([EVERY_PAGE])
+
+
+def reset() -> None:
+    """Forget this process's stored pages, generations backend and `once_in` keys (for
+    tests)."""
+    _pages.clear()
+    _recent.clear()
+    _languages.clear()
+    get_generations.cache_clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    # Only tests change settings while running: a page rendered under the old ones (another
+    # live server, another Redis) must not answer under the new.
+    reset()
+
+
+# --- The stored pages -------------------------------------------------------------------
+
+#: (path, query string, language): what a guest page may differ by.
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    body: bytes
+    headers: dict[str, str]
+    generation_names: tuple[str, ...]
+    generation_values: tuple[int, ...]
+    on_hit: OnHit | None
+    expires: float
+    size: int
+
+    def response(self) -> HttpResponse:
+        return HttpResponse(self.body, headers=self.headers)
+
+
+class PageStore:
+    """Pages in this process's memory, the least recently read dropped past `max_bytes`."""
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[Key, CachedPage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Key, now: float) -> CachedPage | None:
+        """Return the page stored under `key` unless it expired before `now`."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                return None
+            if page.expires <= now:
+                self._remove(key)
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: Key, page: CachedPage, *, max_bytes: int) -> None:
+        if page.size > max_bytes:
+            return
+        with self._lock:
+            if key in self._pages:
+                self._remove(key)
+            self._pages[key] = page
+            self._bytes += page.size
+            while self._bytes > max_bytes:
+                self._remove(next(iter(self._pages)))
+
+    def discard(self, key: Key, page: CachedPage) -> None:
+        """Drop `page` from `key`, unless another request stored a newer one meanwhile."""
+        with self._lock:
+            if self._pages.get(key) is page:
+                self._remove(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+    def _remove(self, key: Key) -> None:
+        self._bytes -= self._pages.pop(key).size
+
+
+_pages = PageStore()
+
+
+class _RecentKeys:
+    """Keys with the moment they were last let through, the oldest forgotten past `size`."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def once_in(self, seconds: float, key: Hashable) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen < seconds:
+                return False
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+_recent = _RecentKeys()
+
+
+def once_in(seconds: float, key: Hashable) -> bool:
+    """Return True unless this process was asked about `key` less than `seconds` ago.
+
+    For what a cached read does that need not happen at every read, such as recording a
+    guest in presence again seconds after the last time: with Redis each is a round trip.
+    Remembers the 10,000 most recent keys.
+    """
+    return _recent.once_in(seconds, key)
+
+
+# --- Which requests, which responses ----------------------------------------------------
+
+#: The only query strings a cached page may have: a topic's `?page=`, a forum's `?after=`.
+_PAGE_QUERY = re.compile(r"page=[0-9]{1,9}|after=[0-9]{1,20}_[0-9]{1,19}")
+#: Besides the session's, cookies that may make a page a guest's own: a message for them.
+_PERSONAL_COOKIES = (CookieStorage.cookie_name,)
+#: Response headers a page may vary by and still be shared by every guest: the language
+#: is in the key, and guests send no session cookie.
+_SHARED_VARY = frozenset({"accept-language", "cookie"})
+#: Where the view's facts about its page wait for the response, on the request.
+_KEY_ATTRIBUTE = "_sala_guest_page_key"
+_FACTS_ATTRIBUTE = "_sala_guest_page_facts"
+
+
+def _guest_key(request: HttpRequest) -> Key | None:
+    """Return the key of the page `request` asks for, if a guest may share it; else None."""
+    if request.method not in ("GET", "HEAD") or settings.SALA_GUEST_CACHE_SECONDS <= 0:
+        return None
+    meta = request.META
+    query = meta.get("QUERY_STRING", "")
+    if query and not _PAGE_QUERY.fullmatch(query):
+        return None
+    if "HTTP_AUTHORIZATION" in meta:
+        return None
+    if "HTTP_COOKIE" in meta:
+        cookies = request.COOKIES
+        if settings.SESSION_COOKIE_NAME in cookies or any(
+            name in cookies for name in _PERSONAL_COOKIES
+        ):
+            return None
+    return (request.path, query, _language(request))
+
+
+def _language(request: HttpRequest) -> str:
+    """Return the language LocaleMiddleware will choose for `request` (cookie, then
+    Accept-Language, then the default)."""
+    prefixed, _default = is_language_prefix_patterns_used(get_urlconf() or settings.ROOT_URLCONF)
+    if prefixed:
+        return translation.get_language_from_request(request, check_path=True)
+    cookie = None
+    if "HTTP_COOKIE" in request.META:
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    # Browsers send a few dozen different headers, not thousands: remember the answers.
+    asked = (cookie, request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+    language = _languages.get(asked)
+    if language is None:
+        language = translation.get_language_from_request(request)
+        if len(_languages) < 1000:
+            _languages[asked] = language
+    return language
+
+
+_languages: dict[tuple[str | None, str], str] = {}
+
+
+@dataclass(frozen=True)
+class _PageFacts:
+    names: tuple[str, ...]
+    values: tuple[int, ...]
+    on_hit: OnHit | None
+
+
+def depend_on(request: HttpRequest, *names: str, on_hit: OnHit | None = None) -> None:
+    """Let the page answering `request` be stored for guests, under the current values
+    of `names` (and EVERY_PAGE); call it before the view reads anything the page shows.
+
+    `on_hit(request)` is called when the stored page answers a later request instead of
+    the view: what the view and the middleware below the cache record for a guest read.
+    Does nothing for members and for requests the cache does not take.
+    """
+    if getattr(request, _KEY_ATTRIBUTE, None) is None:
+        return
+    if request.user.is_authenticated:
+        return
+    names = (EVERY_PAGE, *names)
+    values = get_generations().read(names)
+    if values is not None:
+        setattr(request, _FACTS_ATTRIBUTE, _PageFacts(names, values, on_hit))
+
+
+def _storable(request: HttpRequest, response: HttpResponse, key: Key) -> bool:
+    """Return whether `response` is the same for every guest and safe to send again."""
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return False
+    if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+        return False  # the page holds a CSRF token, which belongs to one visitor only
+    if response.get("Content-Language", key[2]) != key[2]:
+        return False
+    if "private" in response.get("Cache-Control", "") or "no-store" in response.get(
+        "Cache-Control", ""
+    ):
+        return False
+    vary = {field.strip().lower() for field in response.get("Vary", "").split(",")} - {""}
+    if not vary <= _SHARED_VARY:
+        return False
+    # A nonce must be new on every response; a page whose scripts needed one is rendered
+    # every time. Sala's pages load scripts from files only, so their policy has none.
+    policies = response.get("Content-Security-Policy", "") + response.get(
+        "Content-Security-Policy-Report-Only", ""
+    )
+    return "'nonce-" not in policies
+
+
+class GuestPageCacheMiddleware:
+    """Answer a guest's read from a stored page when its generations still hold.
+
+    Sits above sessions, CSRF, auth and messages (and the CSP middleware, whose header is
+    stored with the page), so a hit runs none of them: a dict lookup, one read of the
+    generations, the page's `on_hit`, and bytes out.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = _guest_key(request)
+        if key is None:
+            return self.get_response(request)
+        page = _pages.get(key, time.monotonic())
+        if page is not None:
+            current = get_generations().read(page.generation_names)
+            if current == page.generation_values:
+                request.get_host()  # refuse hosts outside ALLOWED_HOSTS, as a render would
+                if page.on_hit is not None:
+                    page.on_hit(request)
+                return page.response()
+            _pages.discard(key, page)
+            if current is None:
+                # Redis is out: pages stored before may have missed bumps meanwhile.
+                _pages.clear()
+        setattr(request, _KEY_ATTRIBUTE, key)
+        response = self.get_response(request)
+        facts: _PageFacts | None = getattr(request, _FACTS_ATTRIBUTE, None)
+        if facts is not None and _storable(request, response, key):
+            self._store(key, response, facts)
+            response[CACHE_HEADER] = "miss"
+        return response
+
+    def _store(self, key: Key, response: HttpResponse, facts: _PageFacts) -> None:
+        body = response.content
+        headers = dict(response.items())
+        headers[CACHE_HEADER] = "hit"
+        seconds = min(settings.SALA_GUEST_CACHE_SECONDS, MAX_SECONDS)
+        size = len(body) + sum(len(name) + len(value) for name, value in headers.items()) + 500
+        page = CachedPage(
+            body=body,
+            headers=headers,
+            generation_names=facts.names,
+            generation_values=facts.values,
+            on_hit=facts.on_hit,
+            expires=time.monotonic() + seconds,
+            size=size,
+        )
+        _pages.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
