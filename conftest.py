@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -296,6 +297,27 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return data_dir
+
+
+@contextmanager
+def asgi_sala(env: dict[str, str]) -> Iterator[LiveSala]:
+    """Run Sala the way `make run` does: everything, live streams included, over ASGI."""
+    # Open streams never end by themselves, so give them a short grace at shutdown.
+    url, process = start_server(env, "--interface", "asgi", "--grace", "2")
+    try:
+        yield LiveSala(url=url, process=process, env=env)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def asgi_server(
+    django_db_setup: None, smtp_sink: SmtpSink, collected_static: Path
+) -> Iterator[LiveSala]:
+    """A Sala process serving everything over ASGI, on the test database."""
+    with asgi_sala(server_environment(smtp_sink.port, collected_static)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

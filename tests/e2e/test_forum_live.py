@@ -1,32 +1,16 @@
 """A live forum page on the embedded default (one ASGI process): new topics and replies
 are announced while the page is open, and one click brings them into the list in place."""
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from playwright.sync_api import Browser, expect
 
-from conftest import LiveSala, PageChecker, SmtpSink, server_environment, start_server
+from conftest import LiveSala, PageChecker
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.tests.factories import make_forum, make_topic
 from tests.e2e.pages import SignInPage
 from tests.e2e.topic_pages import ForumPage, NewTopicPage, TopicPage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def asgi_server(
-    django_db_setup: None, smtp_sink: SmtpSink, collected_static: Any
-) -> Iterator[LiveSala]:
-    """Run Sala the way `make run` does: everything, live streams included, over ASGI."""
-    env = server_environment(smtp_sink.port, collected_static)
-    # Open streams never end by themselves, so give them a short grace at shutdown.
-    url, process = start_server(env, "--interface", "asgi", "--grace", "2")
-    yield LiveSala(url=url, process=process, env=env)
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def test_new_activity_is_announced_in_an_open_forum_page_and_shown_in_place(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from conftest import LiveSala, PageChecker, SmtpSink, server_environment, start_server
+from conftest import LiveSala, PageChecker, SmtpSink, asgi_sala, server_environment
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.tests.factories import make_forum
 from sala.news.tests.http_server import LocalServer
@@ -33,14 +33,9 @@ def news_server(
     django_db_setup: None, smtp_sink: SmtpSink, collected_static: Any
 ) -> Iterator[LiveSala]:
     """Run Sala as the embedded default runs it (tasks in-process), fetching from loopback."""
-    env = {
-        **server_environment(smtp_sink.port, collected_static),
-        "SALA_FETCH_ALLOW_LOOPBACK": "1",
-    }
-    url, process = start_server(env, "--interface", "asgi", "--grace", "2")
-    yield LiveSala(url=url, process=process, env=env)
-    process.terminate()
-    process.wait(timeout=30)
+    env = server_environment(smtp_sink.port, collected_static)
+    with asgi_sala({**env, "SALA_FETCH_ALLOW_LOOPBACK": "1"}) as server:
+        yield server
 
 
 def test_a_member_shares_a_link_edits_the_draft_and_guests_read_it_like_the_seed(
