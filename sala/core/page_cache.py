@@ -19,11 +19,13 @@ database), so all of `sala serve`'s workers see a bump at once without a server.
 
 import fcntl
 import functools
+import hashlib
 import logging
 import mmap
 import os
 import re
 import struct
+import tempfile
 import threading
 import time
 import zlib
@@ -101,7 +103,11 @@ class FileGenerations:
         self.path = path
         self.slots = slots
         size = slots * 8
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # O_NOFOLLOW: in a shared temporary folder, never through someone's symlink.
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        if os.fstat(self._fd).st_uid != os.getuid():
+            os.close(self._fd)
+            raise PermissionError(f"{path} belongs to another user")
         if os.fstat(self._fd).st_size < size:
             os.ftruncate(self._fd, size)  # a sparse file: untouched counters take no disk
         self._table = mmap.mmap(self._fd, size)
@@ -174,15 +180,20 @@ _TABLE_SUFFIX = "-page-generations"
 
 
 def _table_path() -> Path:
-    """Return where the file of generations lives: beside the SQLite database it describes
-    (so a test's server process shares it with the test), else in the data folder."""
+    """Return where the file of generations lives: named after the database it describes,
+    so every process of this machine writing to that database shares it (a test's server
+    process and the test, too): beside a SQLite file, else in the temporary folder."""
     database = connections["default"].settings_dict
     name = str(database["NAME"])
     if database["ENGINE"] == "django.db.backends.sqlite3" and not name.startswith(
         (":memory:", "file:")
     ):
         return Path(name + _TABLE_SUFFIX)
-    return Path(settings.DATA_DIR) / "page-generations"
+    identity = "|".join(
+        str(database.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME", "USER")
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"sala-{os.getuid()}-{digest}.generations"
 
 
 def _remove_orphans(folder: Path) -> None:
@@ -210,7 +221,8 @@ def get_generations() -> Generations:
         return RedisGenerations(fail_fast_client(settings.REDIS_URL))
     path = _table_path()
     try:
-        _remove_orphans(path.parent)
+        if path.name.endswith(_TABLE_SUFFIX):
+            _remove_orphans(path.parent)
         return FileGenerations(path)
     except OSError as error:
         logger.warning("The guest page cache is off, %s cannot be used: %s", path, error)
