@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procinfo import command_output, descendants, machine, rss_kib
+
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/10"
 HOST = "127.0.0.1"
@@ -171,36 +173,9 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (entry / "stat").read_text()
-            # Fields after the command name, which may contain spaces: state, ppid, ...
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def server_pids(main: int) -> list[int]:
     """Return the server's main pid and all its descendants (granian's workers)."""
-    pids, queue = [main], [main]
-    while queue:
-        for child in children(queue.pop()):
-            pids.append(child)
-            queue.append(child)
-    return pids
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match.group(1)) if match else 0
+    return [main, *descendants(main)]
 
 
 def server_rss(main: int) -> dict[int, int]:
@@ -367,32 +342,6 @@ async def measure(
 
 
 # --- Reporting ------------------------------------------------------------------------------
-
-
-def command_output(*command: str) -> str:
-    try:
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=10, check=False
-        ).stdout.strip()
-    except OSError:
-        return "?"
-
-
-def machine() -> str:
-    model = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = "?"
-    with contextlib.suppress(OSError, AttributeError):
-        kib = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
-        memory = f"{int(kib.group(1)) / 1024 / 1024:.1f} GiB" if kib else "?"
-    return (
-        f"{command_output('nproc')} CPUs ({model}), {platform.machine()}, {memory} RAM, "
-        f"Linux {platform.release()}"
-    )
 
 
 def versions() -> str:

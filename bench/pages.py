@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procinfo import children, command_output, descendants, machine, rss_kib
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 HOST = "127.0.0.1"
@@ -308,42 +310,12 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, budget: floa
 # --- Process memory -------------------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    found, queue = [], [pid]
-    while queue:
-        for child in children(queue.pop()):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
 def command_line(pid: int) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match.group(1)) if match else 0
 
 
 def page_workers(serve_pid: int) -> list[int]:
@@ -1112,31 +1084,6 @@ def start_nginx(session: Session, body: bytes, port: int) -> tuple[subprocess.Po
 
 
 # --- Reporting ------------------------------------------------------------------------------
-
-
-def command_output(*command: str) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
-    except OSError:
-        return "?"
-    return (done.stdout + done.stderr).strip()
-
-
-def machine() -> str:
-    model = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = "?"
-    with contextlib.suppress(OSError, AttributeError):
-        kib = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
-        memory = f"{int(kib.group(1)) / 1024 / 1024:.1f} GiB" if kib else "?"
-    return (
-        f"{model}, {os.cpu_count()} cores, {memory} RAM, {platform.machine()}, "
-        f"Linux {platform.release()}"
-    )
 
 
 def versions(spirit: Spirit) -> str:
