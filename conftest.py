@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache
 
-from sala.core import page_cache
+from sala.core import local_memo, page_cache, shared_pages
 from sala.core.buffered_counts import get_counter
 from sala.live.bus import get_bus
 from sala.live.presence import get_presence
@@ -190,6 +190,8 @@ def _fresh_cache() -> Iterator[None]:
     """Start each test with an empty cache, so rate limits and counts don't carry over."""
     cache.clear()
     page_cache.reset()
+    shared_pages.reset()
+    local_memo.clear_all()
     get_counter.cache_clear()
     get_presence.cache_clear()
     get_bus.cache_clear()

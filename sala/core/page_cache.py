@@ -63,8 +63,15 @@ def forum_generation(forum_id: int) -> str:
 
 
 def topic_generation(topic_id: int) -> str:
-    """Return the generation of a topic's pages: its title, posts and recommended posts."""
+    """Return the generation of all of a topic's pages: what each shows of the topic (its
+    title, state, page count, recommended posts)."""
     return f"topic:{topic_id}"
+
+
+def topic_page_generation(topic_id: int, page: int) -> str:
+    """Return the generation of one page of a topic: its posts. A reply that lands on
+    the last page bumps only that page's, so readers of the first page keep their copy."""
+    return f"topic:{topic_id}:page:{page}"
 
 
 #: The longest time to live honoured, whatever the setting says: generations in Redis are

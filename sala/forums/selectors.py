@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from sala.accounts.models import User
+from sala.core import local_memo
 from sala.forums.models import (
     POSTS_PER_PAGE,
     TOPICS_PER_PAGE,
@@ -280,9 +281,21 @@ def get_topic_post(topic_id: int, number: int) -> Post:
     return get_post(get_topic(topic_id), number)
 
 
+#: The members lately listed as browsing, by the ids asked for: the same readers are
+#: listed on every read of a busy topic, their new names can wait a few seconds.
+_browsing_members = local_memo.memo(seconds=5, size=1000)
+
+
 def list_browsing_members(browsing: Browsing) -> list[User]:
-    """Return the members in `browsing`, most recent first: one query."""
+    """Return the members in `browsing`, most recent first: one query, none when this
+    process listed the same members in the last few seconds."""
     if not browsing.member_ids:
         return []
-    found = User.objects.in_bulk(browsing.member_ids)
-    return [found[member_id] for member_id in browsing.member_ids if member_id in found]
+    ids = tuple(browsing.member_ids)
+    listed = _browsing_members.get(ids)
+    if isinstance(listed, list):
+        return listed
+    found = User.objects.in_bulk(ids)
+    members = [found[member_id] for member_id in ids if member_id in found]
+    _browsing_members.put(ids, members)
+    return members

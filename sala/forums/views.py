@@ -1,5 +1,6 @@
 """Forum pages: the index, a forum, a topic, and the forms that write to them."""
 
+import re
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -9,13 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
-from sala.core import page_cache
+from sala.core import local_memo, page_cache, shared_pages
 from sala.core.buffered_counts import get_counter
 from sala.core.images import ImageRejected
 from sala.forums import permissions, selectors, services
@@ -182,35 +184,26 @@ def _preview_or_attach(request: HttpRequest, form: PostingForm) -> str | None:
 def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Show a page of a topic: posts by number, the reply box or the guest panel,
     and who is browsing."""
-    page_cache.depend_on(
-        request,
-        page_cache.topic_generation(topic_id),
-        on_hit=partial(_record_cached_read, topic_id=topic_id),
-    )
-    topic = selectors.get_topic(topic_id)
     page = _page_number(request)
-    if slug != topic.slug:
-        suffix = f"?page={page}" if page > 1 else ""
-        return HttpResponseRedirect(topic.get_absolute_url() + suffix, status=301)
-    topic_page = selectors.get_topic_page(topic, page)
-
-    presence = get_presence()
-    member = request.user if isinstance(request.user, User) else None
-    presence.touch(
-        topic.pk,
-        member_id=member.pk if member else None,
-        visitor_key=visitor_key(request),
-        hidden=bool(member and member.hide_presence),
+    generations = (
+        page_cache.topic_generation(topic_id),
+        page_cache.topic_page_generation(topic_id, page),
     )
-    browsing = presence.browsing(topic.pk)
-    _count_view(topic.pk)
-
+    page_cache.depend_on(
+        request, *generations, on_hit=partial(_record_cached_read, topic_id=topic_id)
+    )
+    member = request.user if isinstance(request.user, User) else None
+    if member is not None and _SHARED_QUERY.fullmatch(request.META.get("QUERY_STRING", "")):
+        return _member_topic(request, member, topic_id, slug, page, generations)
+    topic = selectors.get_topic(topic_id)
+    if slug != topic.slug:
+        return _topic_moved(topic, page)
+    topic_page = selectors.get_topic_page(topic, page)
     context: dict[str, Any] = {
         "topic": topic,
         "topic_page": topic_page,
-        "browsing_members": selectors.list_browsing_members(browsing),
-        "browsing_guests": browsing.guest_count,
         "can_moderate": permissions.can_moderate(request.user),
+        **_browsing(request, topic.pk, member),
     }
     if member is not None:
         context["reply_form"] = _reply_form_for(request, topic, member)
@@ -219,13 +212,148 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     return render(request, "forums/topic.html", context)
 
 
-def _reply_form_for(request: HttpRequest, topic: Topic, member: User) -> ReplyForm | None:
-    """Return a fresh reply form, with a quoted post if asked; None if replying is closed."""
+#: The query strings of topic pages members share one render of (a quote asked for is
+#: the member's own).
+_SHARED_QUERY = re.compile(r"(page=[0-9]{1,9})?")
+
+
+def _member_topic(
+    request: HttpRequest,
+    member: User,
+    topic_id: int,
+    slug: str,
+    page: int,
+    generations: tuple[str, ...],
+) -> HttpResponse:
+    """Show a topic page to a member from the render members share (sala.core.shared_pages),
+    rendering it first if this process has none under the page's current generations."""
+    is_moderator = _shows_moderation(member)
+    key = (
+        request.path,
+        request.META.get("QUERY_STRING", ""),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        "moderator" if is_moderator else "member",
+    )
+    values = page_cache.get_generations().read((page_cache.EVERY_PAGE, *generations))
+    shared = shared_pages.get(key, values)
+    answered = "hit"
+    if shared is None:
+        answered = "miss"
+        topic = selectors.get_topic(topic_id)
+        if slug != topic.slug:
+            return _topic_moved(topic, page)
+        topic_page = selectors.get_topic_page(topic, page)
+        context = {
+            "topic": topic,
+            "topic_page": topic_page,
+            "can_moderate": is_moderator,
+            "reply_form": _reply_form_for(request, topic, member, shared=True),
+            shared_pages.SHARED: True,
+            "csrf_token": shared_pages.CSRF_TOKEN,
+            "user": shared_pages.SHARED_MEMBER,
+        }
+        html: str = render_to_string("forums/topic.html", context, request)
+        last_read = topic_page.posts[-1].number if topic_page.posts else 0
+        shared_pages.keep(key, html, values, last_read=last_read)
+    else:
+        html, last_read = shared.html, shared.facts["last_read"]
+    browsing = _browsing_html(request, topic_id, member)
+    _mark_read(member, topic_id, last_read)
+    return HttpResponse(
+        shared_pages.fill(html, request, rendered=browsing, is_moderator=is_moderator),
+        headers={shared_pages.HEADER: answered},
+    )
+
+
+#: Whether a member moderates, for which page to show them (their links and buttons):
+#: a change shows within seconds; what the buttons do is checked again when used.
+_moderators = local_memo.memo(seconds=10)
+#: The reading points this process recorded lately, so reading a page again writes nothing.
+_read_marks = local_memo.memo(seconds=300)
+
+
+def _shows_moderation(member: User) -> bool:
+    """Return whether `member` gets the moderators' page (remembered for a few seconds)."""
+    known = _moderators.get(member.pk)
+    if isinstance(known, bool):
+        return known
+    moderates = permissions.can_moderate(member)
+    _moderators.put(member.pk, moderates)
+    return moderates
+
+
+def _mark_read(member: User, topic_id: int, number: int) -> None:
+    """Record the member's reading point unless this process recorded it (or further)."""
+    marked = _read_marks.get((member.pk, topic_id))
+    if number and not (isinstance(marked, int) and marked >= number):
+        services.mark_read(member=member, topic=Topic(pk=topic_id), number=number)
+        _read_marks.put((member.pk, topic_id), number)
+
+
+#: Recently Browsing as rendered lately, by who is listed: on a busy topic every read
+#: lists the same readers.
+_browsing_blocks = local_memo.memo(seconds=5, size=1000)
+BROWSING_TEMPLATE = "forums/_recently_browsing.html"
+
+
+def _browsing_html(request: HttpRequest, topic_id: int, member: User) -> dict[str, str]:
+    """Record the member as browsing the topic (and count the view); return Recently
+    Browsing rendered, by its template's name."""
+    browsing = _browsing(request, topic_id, member)
+    members = browsing["browsing_members"]
+    key = (tuple(m.pk for m in members), browsing["browsing_guests"], translation.get_language())
+    html = _browsing_blocks.get(key)
+    if not isinstance(html, str):
+        html = render_to_string(BROWSING_TEMPLATE, browsing)
+        _browsing_blocks.put(key, html)
+    return {BROWSING_TEMPLATE: html}
+
+
+def _topic_moved(topic: Topic, page: int) -> HttpResponse:
+    """Send a link with an old slug to the topic's address now."""
+    suffix = f"?page={page}" if page > 1 else ""
+    return HttpResponseRedirect(topic.get_absolute_url() + suffix, status=301)
+
+
+def _browsing(request: HttpRequest, topic_id: int, member: User | None) -> dict[str, Any]:
+    """Record the visitor as browsing the topic (and count the view); return who is.
+
+    A visitor reading the topic again within PRESENCE_REFRESH_SECONDS is already listed:
+    with Redis, recording them again would be a round trip on every read.
+    """
+    presence = get_presence()
+    visitor = visitor_key(request)
+    hidden = bool(member and member.hide_presence)
+    if page_cache.once_in(PRESENCE_REFRESH_SECONDS, (topic_id, visitor, hidden)):
+        presence.touch(
+            topic_id,
+            member_id=member.pk if member else None,
+            visitor_key=visitor,
+            hidden=hidden,
+        )
+    browsing = presence.browsing(topic_id)
+    _count_view(topic_id)
+    return {
+        "browsing_members": selectors.list_browsing_members(browsing),
+        "browsing_guests": browsing.guest_count,
+    }
+
+
+def _reply_form_for(
+    request: HttpRequest, topic: Topic, member: User, *, shared: bool = False
+) -> ReplyForm | None:
+    """Return a fresh reply form, with a quoted post if asked; None if replying is closed.
+
+    `shared`: for a render members share, whose submission key is filled in per request.
+    """
     try:
         permissions.check_reply(member, topic)
     except PermissionDenied:
         return None
-    initial = {}
+    if shared:
+        return ReplyForm(initial={"submission_key": shared_pages.SUBMISSION_KEY})
+    initial: dict[str, Any] = {}
     quote = request.GET.get("quote", "")
     if selectors.is_number(quote):
         quoted = Post.objects.filter(topic=topic, number=int(quote), is_deleted=False)

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from sala.accounts.models import User
+from sala.core import page_cache
 from sala.live.models import OnlineRecord
 from sala.live.presence import get_presence, visitor_key
 
@@ -48,6 +49,11 @@ def get_online() -> Online:
     return Online(members=members, guest_count=browsing.guest_count, record=record)
 
 
+#: Seconds within which a visitor's pages are not recorded in the site's presence again:
+#: "who is online" looks back 15 minutes.
+ONLINE_REFRESH_SECONDS = 30.0
+
+
 class OnlineMiddleware:
     """Record every page read under the site's presence, for "who is online"."""
 
@@ -55,13 +61,17 @@ class OnlineMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # Recorded before the page is made, so a reader counts themselves among the online.
+        # Recorded before the page is made, so a reader counts themselves among the online;
+        # not again within ONLINE_REFRESH_SECONDS (with Redis, a round trip per page).
         if request.method == "GET" and not request.path.startswith(_NOT_PAGES):
             member = request.user if isinstance(request.user, User) else None
-            get_presence().touch(
-                SITE,
-                member_id=member.pk if member else None,
-                visitor_key=visitor_key(request),
-                hidden=bool(member and member.hide_presence),
-            )
+            visitor = visitor_key(request)
+            hidden = bool(member and member.hide_presence)
+            if page_cache.once_in(ONLINE_REFRESH_SECONDS, (SITE, visitor, hidden)):
+                get_presence().touch(
+                    SITE,
+                    member_id=member.pk if member else None,
+                    visitor_key=visitor,
+                    hidden=hidden,
+                )
         return self.get_response(request)

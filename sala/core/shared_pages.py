@@ -1,0 +1,213 @@
+"""Pages members share: one render for every member who sees a page alike, with each
+member's own parts filled in at every request.
+
+Members all see a topic page the same way, but for a few parts: their menu in the header,
+their messages, the CSRF token and one-time submission key in its forms, the Edit and
+Delete links on their own posts, and who is browsing. Rendering twenty posts for every
+signed-in read is most of what a member's page costs, so a view renders the page once in
+"shared" mode, where those parts come out as markers, keeps that render in this process
+while the page's generations hold (the same generations as the guest page cache), and
+for each request replaces the markers with the member's own parts: a few string
+replacements instead of a template render.
+
+Markers carry a secret made when the process starts, so no text a member writes can pose
+as one; they never reach a browser. docs/subsystems/caching.md has the whole design.
+"""
+
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+
+#: Names every marker of this process, so no text from members can forge one.
+_SECRET = secrets.token_hex(12)
+_MARKER = re.compile(rf"@hole\.{_SECRET}\.(\w+)\.([\w./-]*)@")
+
+#: The context variable that tells templates they are rendering the shared page.
+SHARED = "shared_render"
+#: The response header that says whether a member's page came from a shared render
+#: already made ("hit") or rendered for this request ("miss").
+HEADER = "X-Sala-Shared"
+
+
+def marker(kind: str, argument: str = "") -> str:
+    """Return the marker a shared render leaves where a member's own part goes."""
+    return f"@hole.{_SECRET}.{kind}.{argument}@"
+
+
+#: What a shared render puts in its forms, each replaced per request.
+CSRF_TOKEN = marker("csrf")
+SUBMISSION_KEY = marker("submission")
+
+
+class _SharedMember:
+    """Who `user` is in a shared render: some member, nobody in particular, so no member's
+    name or id can slip into a page others get (their own parts are markers)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    pk = None
+    id = None
+
+    def __str__(self) -> str:
+        return ""
+
+
+SHARED_MEMBER = _SharedMember()
+
+
+def owner_only(author_id: int | None, content: str) -> str:
+    """Wrap what only the author (`author_id`) of something may see, in a shared render."""
+    return f"{marker('own', str(author_id or 0))}{content}{marker('own-end')}"
+
+
+def personal(template_name: str) -> str:
+    """Return the marker for a template rendered for each member: their own part."""
+    return marker("personal", template_name)
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    """A shared render and what the view needs to answer from it without reading again."""
+
+    html: str
+    generation_values: tuple[int, ...]
+    expires: float
+    #: What the view keeps about the page (the topic's number of the last post shown...).
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.html) + 500
+
+
+class SharedPageStore:
+    """Shared renders in this process's memory, the least recently read dropped past
+    `max_bytes`."""
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[tuple[str, ...], SharedPage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | None:
+        """Return the render under `key` if it was made under generations `values` and
+        has not expired."""
+        if values is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                return None
+            if page.generation_values != values or page.expires <= now:
+                self._remove(key)
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple[str, ...], page: SharedPage, *, max_bytes: int) -> None:
+        if page.size > max_bytes:
+            return
+        with self._lock:
+            if key in self._pages:
+                self._remove(key)
+            self._pages[key] = page
+            self._bytes += page.size
+            while self._bytes > max_bytes:
+                self._remove(next(iter(self._pages)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def _remove(self, key: tuple[str, ...]) -> None:
+        self._bytes -= self._pages.pop(key).size
+
+
+_store = SharedPageStore()
+
+
+def get(key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | None:
+    """Return this process's shared render under `key`, if still current for `values`."""
+    return _store.get(key, values)
+
+
+def keep(key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **facts: Any) -> None:
+    """Keep `html`, rendered under generations `values`, for the next member's request
+    (unless the generations could not be read, or shared renders are off)."""
+    seconds = settings.SALA_GUEST_CACHE_SECONDS
+    if values is None or seconds <= 0:
+        return
+    page = SharedPage(html, values, time.monotonic() + seconds, facts)
+    _store.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
+
+
+def reset() -> None:
+    """Forget every shared render of this process (for tests)."""
+    _store.clear()
+
+
+Personal = Callable[[str], str]
+
+
+def fill(
+    html: str,
+    request: HttpRequest,
+    *,
+    rendered: Mapping[str, str] | None = None,
+    is_moderator: bool = False,
+) -> str:
+    """Return the shared render `html` with the member's own parts in place of its markers.
+
+    Personal templates are taken from `rendered` (by template name) when the view has
+    them already, else rendered once each with the request (so with the member, their
+    messages and CSRF token). What `owner_only` wrapped stays for its author and for
+    moderators, and goes for everyone else.
+    """
+    member_id = str(request.user.pk)
+    rendered = dict(rendered or {})
+
+    def replace(match: re.Match[str]) -> str:
+        kind, argument = match[1], match[2]
+        if kind == "csrf":
+            return get_token(request)
+        if kind == "submission":
+            return str(uuid.uuid4())
+        if kind == "personal":
+            if argument not in rendered:
+                rendered[argument] = render_to_string(argument, request=request)
+            return rendered[argument]
+        raise ValueError(f"Unknown marker {kind!r} in a shared render")
+
+    html = _drop_others_own(html, member_id, keep_all=is_moderator)
+    return _MARKER.sub(replace, html)
+
+
+_OWN = re.compile(
+    rf"@hole\.{_SECRET}\.own\.(\d+)@(.*?)@hole\.{_SECRET}\.own-end\.@", flags=re.DOTALL
+)
+
+
+def _drop_others_own(html: str, member_id: str, *, keep_all: bool) -> str:
+    """Keep what `owner_only` wrapped where `member_id` is the author (everywhere when
+    `keep_all`), drop the rest."""
+
+    def keep_or_drop(match: re.Match[str]) -> str:
+        return match[2] if keep_all or match[1] == member_id else ""
+
+    return _OWN.sub(keep_or_drop, html)
