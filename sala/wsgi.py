@@ -1,4 +1,7 @@
-"""The WSGI application: every page and form goes through it."""
+"""The WSGI application: every page and form goes through it.
+
+Guest page cache hits are answered in front of Django's handler (docs/subsystems/caching.md).
+"""
 
 import os
 
@@ -6,4 +9,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sala.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from sala.core.page_cache import GuestPageCacheFront  # noqa: E402  (Django must be set up first)
+
+application = GuestPageCacheFront(django_application)

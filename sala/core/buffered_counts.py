@@ -5,8 +5,10 @@ every few seconds one process takes all pending counts and applies them in one w
 With REDIS_URL the buffer and the "who flushes" lock are shared by every process; without
 it each process buffers its own, which is right for the single-process default.
 
-Counts are approximate by design: when Redis is unreachable, additions are dropped (and
-logged once per outage) rather than slowing or breaking the page that made them.
+Counts are approximate by design: with Redis, each process gathers its additions for
+about a second before pushing them, so a killed process loses its last second of them;
+when Redis is unreachable, additions are dropped (and logged once per outage) rather
+than slowing or breaking the page that made them.
 """
 
 import functools
@@ -20,6 +22,7 @@ from typing import Any, Protocol, cast
 
 import redis
 from django.conf import settings
+from redis.client import Pipeline
 
 from sala.core.redis_client import OutageGuard, fail_fast_client
 
@@ -80,17 +83,35 @@ class LocalBufferedCounter:
 
 
 class RedisBufferedCounter:
-    """Counts pending in a Redis hash shared by every process.
+    """Counts pending in a Redis hash shared by every process, gathered in each first.
 
     `<prefix><name>` maps object ids to pending counts (HINCRBY); `<prefix><name>:flush`
     is a lock that expires after `every` seconds, so one process in the interval flushes.
+
+    An add is counted in this process's memory and pushed to the hash with what else
+    gathered, in one pipeline, when the last push is `push_every` seconds old: a round
+    trip per add would cost a cached page most of its time. `take` and `flush_due` push
+    first, so a take holds every add this process made before it; another process's adds
+    reach a take after its next push (its next add or flush past `push_every`, or take),
+    so a process that gets no more requests keeps its last second's until it does.
     """
 
-    def __init__(self, name: str, client: redis.Redis, *, prefix: str = "sala:counts:") -> None:
+    def __init__(
+        self,
+        name: str,
+        client: redis.Redis,
+        *,
+        prefix: str = "sala:counts:",
+        push_every: float = 1.0,
+    ) -> None:
         self.name = name
         self.client = client
         self.key = f"{prefix}{name}"
         self.lock_key = f"{prefix}{name}:flush"
+        self.push_every = push_every
+        self._gathered: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._last_push = -float("inf")
         self._guard = OutageGuard(
             logger,
             down=f"Dropping {name} counts, Redis did not answer",
@@ -98,21 +119,30 @@ class RedisBufferedCounter:
         )
 
     def add(self, object_id: int, amount: int = 1) -> None:
-        self._guard.call(lambda: self.client.hincrby(self.key, str(object_id), amount))
+        now = time.monotonic()
+        with self._lock:
+            self._gathered[object_id] += amount
+            if now - self._last_push < self.push_every:
+                return
+            self._last_push = now
+            gathered, self._gathered = self._gathered, Counter()
+        self._push(gathered)
 
     def take(self) -> dict[int, int]:
+        gathered = self._take_gathered()
         # RENAME moves the whole hash aside in one step, so an HINCRBY arriving meanwhile
         # starts a fresh hash for the next take instead of being deleted with this one.
-        # In one MULTI with the read and delete, no crash can strand the renamed copy.
+        # In one MULTI with this process's gathered counts, the read and the delete, no
+        # crash can strand the renamed copy.
         taking = f"{self.key}:taking:{uuid.uuid4().hex}"
 
         def take_in_one_transaction() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self._pipeline_adding(gathered, transaction=True)
             pipe.rename(self.key, taking)
             pipe.hgetall(taking)
             pipe.delete(taking)
             # RENAME fails when nothing is pending; that error is the empty answer.
-            return pipe.execute(raise_on_error=False)
+            return pipe.execute(raise_on_error=False)[len(gathered) :]
 
         results = self._guard.call(take_in_one_transaction)
         if results is None:
@@ -125,10 +155,15 @@ class RedisBufferedCounter:
         return {int(object_id): int(count) for object_id, count in pending.items()}
 
     def flush_due(self, apply: Apply, *, every: float = 10.0) -> bool:
-        turn = self._guard.call(
-            lambda: self.client.set(self.lock_key, "1", nx=True, px=max(1, int(every * 1000)))
-        )
-        if not turn:
+        # Pushed whoever's turn it is, so the process that flushes finds them.
+        gathered = self._take_gathered()
+
+        def push_and_claim_the_turn() -> bool | None:
+            pipe = self._pipeline_adding(gathered)
+            pipe.set(self.lock_key, "1", nx=True, px=max(1, int(every * 1000)))
+            return cast(bool | None, pipe.execute()[-1])
+
+        if not self._guard.call(push_and_claim_the_turn):
             return False
         counts = self.take()
         if not counts:
@@ -136,18 +171,26 @@ class RedisBufferedCounter:
         try:
             apply(counts)
         except BaseException:
-            self._put_back(counts)
+            self._push(counts)  # back for the next flush
             raise
         return True
 
-    def _put_back(self, counts: dict[int, int]) -> None:
-        def put_back() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            for object_id, count in counts.items():
-                pipe.hincrby(self.key, str(object_id), count)
-            pipe.execute()
+    def _push(self, counts: dict[int, int]) -> None:
+        self._guard.call(lambda: self._pipeline_adding(counts).execute())
 
-        self._guard.call(put_back)
+    def _take_gathered(self) -> dict[int, int]:
+        """Return what this process gathered and not pushed yet, and forget it."""
+        with self._lock:
+            self._last_push = time.monotonic()
+            gathered, self._gathered = self._gathered, Counter()
+        return dict(gathered)
+
+    def _pipeline_adding(self, counts: dict[int, int], *, transaction: bool = False) -> Pipeline:
+        """Return a pipeline that adds `counts` to the hash, for more commands after."""
+        pipe = self.client.pipeline(transaction=transaction)
+        for object_id, count in counts.items():
+            pipe.hincrby(self.key, str(object_id), count)
+        return pipe
 
 
 @functools.cache

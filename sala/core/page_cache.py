@@ -10,11 +10,16 @@ and a stored page whose generations moved is never served again. A short time to
 (SALA_GUEST_CACHE_SECONDS) bounds what no write announces: view counts, who is online,
 a member's new name. docs/subsystems/caching.md has the whole design.
 
-With REDIS_URL the generations live in Redis, read in one MGET per cached read, so a bump
-reaches every worker on every node at once; when Redis does not answer, pages are
-rendered as if nothing were cached, never an error. Without it they live in a small table
-of counters in a file every process on this machine maps into memory (beside the SQLite
-database), so all of `sala serve`'s workers see a bump at once without a server.
+With REDIS_URL the generations live in Redis and each process mirrors the values it read,
+dropping them as it hears of bumps through pub/sub, so a bump reaches every worker on
+every node within moments and a cached read costs no round trip; when Redis does not
+answer, pages are rendered as if nothing were cached, never an error. Without it they
+live in a small table of counters in a file every process on this machine maps into
+memory (beside the SQLite database), so all of `sala serve`'s workers see a bump at once
+without a server.
+
+Under WSGI, GuestPageCacheFront answers hits before Django's handler runs, with the
+headers Django sent for the page; the middleware answers the rest (and under ASGI).
 """
 
 import fcntl
@@ -31,20 +36,28 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import redis
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
-from django.db import connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls.base import get_urlconf
 from django.utils import translation
+from redis.backoff import NoBackoff
+from redis.client import PubSub
+from redis.connection import Connection
+from redis.retry import Retry
+from redis.utils import str_if_bytes
 
 from sala.core.redis_client import OutageGuard, fail_fast_client
 
@@ -80,6 +93,15 @@ def topic_page_generation(topic_id: int, page: int) -> str:
 MAX_SECONDS = 3600
 #: How long Redis keeps a generation after its last bump, in seconds.
 GENERATION_LIFETIME = 86_400
+#: Seconds of silence on a process's subscription to bumps before it is pinged; no answer
+#: within as long again counts as an outage (a dead peer behind a silent network never
+#: closes the connection), and the mirror goes unused until it is back.
+MIRROR_PING_EVERY = 1.0
+#: Seconds before subscribing again after a failure, doubling up to RESUBSCRIBE_MAX.
+RESUBSCRIBE_FIRST = 0.5
+RESUBSCRIBE_MAX = 5.0
+#: The most generations a process mirrors; past it the mirror starts afresh.
+MIRROR_SIZE = 100_000
 #: The response header that says whether a guest page was served from the cache.
 CACHE_HEADER = "X-Sala-Cache"
 
@@ -145,41 +167,184 @@ _COUNTER = struct.Struct("<Q")
 
 
 class RedisGenerations:
-    """Generations as Redis counters shared by every process on every node.
+    """Generations as Redis counters shared by every process on every node, mirrored in
+    each process while it hears of every bump.
 
     `<prefix><name>` is INCRemented by a bump and expires GENERATION_LIFETIME after it;
-    a missing key reads as 0. Reads and bumps are one round trip each and never raise.
+    a missing key reads as 0. A bump also PUBLISHes the names it bumped, in the same round
+    trip, on a channel every reading process subscribes to from a thread of its own
+    (started by its first read); each drops those names from its mirror, the values its
+    reads found. So a read of mirrored names costs no round trip, and one of others is an
+    MGET, whose values are mirrored unless a bump was heard while it was on its way: they
+    may be from before it, and no message would come to drop them.
+
+    The mirror is used only while the subscription is known to be up (`mirroring`),
+    started afresh at each subscription, since bumps published while it was down were not
+    heard. A subscription that falls silent is pinged; one that does not answer counts as
+    lost, so a bump can go unheard for at most about twice MIRROR_PING_EVERY. Reads and
+    bumps never raise: while Redis is away a read returns None.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "sala:page-generation:") -> None:
         self.client = client
         self.prefix = prefix
+        # Pub/sub ignores the database number: without it in the name, sites on other
+        # databases of the same server would drop each other's mirrors.
+        database = client.connection_pool.connection_kwargs.get("db", 0)
+        self.channel = f"{prefix}bumped:db{database}"
+        #: Whether reads are answered from the mirror: only while subscribed.
+        self.mirroring = False
+        self._mirror: dict[str, int] = {}
+        # Moves with every change to what the mirror may hold (a bump heard, a subscription
+        # gained or lost): an MGET's values are mirrored only if it did not move meanwhile.
+        self._epoch = 0
+        self._lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._closed = threading.Event()
         self._guard = OutageGuard(
             logger,
             down="Serving no page from the guest page cache, Redis did not answer",
             up="The guest page cache is back, Redis answers.",
         )
+        self._listening_down = False
 
     def read(self, names: tuple[str, ...]) -> tuple[int, ...] | None:
+        if self.mirroring:
+            try:
+                return tuple(map(self._mirror.__getitem__, names))
+            except KeyError:
+                pass
+        elif self._listener is None:
+            self._listen_in_background()
+        epoch = self._epoch
         keys = [self.prefix + name for name in names]
         values = self._guard.call(lambda: self.client.mget(keys))
         if values is None:
             return None
-        return tuple(int(value) if value else 0 for value in values)
+        current = tuple(int(value) if value else 0 for value in values)
+        with self._lock:
+            if self.mirroring and self._epoch == epoch:
+                if len(self._mirror) + len(names) > MIRROR_SIZE:
+                    self._mirror.clear()
+                self._mirror.update(zip(names, current, strict=True))
+        return current
 
     def bump(self, names: Iterable[str]) -> None:
+        names = list(names)
+
         def bump_all() -> bool:
             pipe = self.client.pipeline(transaction=False)
             for name in names:
                 pipe.incr(self.prefix + name)
                 pipe.expire(self.prefix + name, GENERATION_LIFETIME)
+            # After the INCRs: a process that drops a name on hearing this reads its new value.
+            pipe.publish(self.channel, "\n".join(names))
             pipe.execute()
             return True
 
-        if self._guard.call(bump_all) is None:
+        bumped = self._guard.call(bump_all)
+        # This process's readers need not wait for the message to come back.
+        self._forget(names)
+        if bumped is None:
             # Other workers may serve what this write changed until their pages expire;
             # this one at least drops its own.
             _pages.clear()
+
+    def close(self) -> None:
+        """Stop listening for bumps; reads go to Redis every time from now on."""
+        self._closed.set()
+        self._stop_mirroring()
+
+    def _forget(self, names: Iterable[str]) -> None:
+        with self._lock:
+            self._epoch += 1
+            for name in names:
+                self._mirror.pop(name, None)
+
+    def _start_mirroring(self) -> None:
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._epoch += 1
+            self._mirror.clear()
+            self.mirroring = True
+        if self._listening_down:
+            self._listening_down = False
+            logger.info("The guest page cache hears of bumps again.")
+
+    def _stop_mirroring(self) -> bool:
+        """Stop using the mirror, until the next subscription; return whether it was used."""
+        with self._lock:
+            was_mirroring, self.mirroring = self.mirroring, False
+            self._epoch += 1
+            self._mirror.clear()
+        return was_mirroring
+
+    def _listen_in_background(self) -> None:
+        with self._lock:
+            if self._listener is not None or self._closed.is_set():
+                return
+            self._listener = threading.Thread(
+                target=self._listen, name=f"listening on {self.channel}", daemon=True
+            )
+        self._listener.start()
+
+    def _listen(self) -> None:
+        """Keep a subscription to bumps up until closed, subscribing again with backoff."""
+        failures = 0
+        while not self._closed.is_set():
+            failures = 0 if self._subscribe_and_follow() else failures + 1
+            self._closed.wait(min(RESUBSCRIBE_FIRST * 2**failures, RESUBSCRIBE_MAX))
+
+    def _subscribe_and_follow(self) -> bool:
+        """Subscribe and apply what is heard until the subscription fails or this is
+        closed; return whether it was ever up."""
+        pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it bare
+        try:
+            pubsub.subscribe(self.channel)
+            self._follow(pubsub)
+        except (redis.RedisError, OSError) as error:
+            if not self._listening_down and not self._closed.is_set():
+                self._listening_down = True
+                logger.warning(
+                    "The guest page cache reads generations from Redis at every hit, "
+                    "its subscription to bumps failed: %s",
+                    error,
+                )
+        except Exception:
+            # A bug here must not leave the mirror unused for good. (Closing the client
+            # under a closed listener is no bug: that is how it stops at once.)
+            if not self._closed.is_set():
+                logger.exception("The guest page cache's subscription failed; subscribing again.")
+        finally:
+            was_up = self._stop_mirroring()
+            pubsub.close()
+        return was_up
+
+    def _follow(self, pubsub: PubSub) -> None:
+        """Apply what the subscription hears until closed; raise RedisError when it fails."""
+        # Reconnecting is _listen's job: a connection redis-py made again by itself would
+        # have missed the bumps published meanwhile, while the mirror went on being used.
+        # The connection goes back to the client's pool after, so it gets its retry back.
+        connection: Connection = pubsub.connection  # type: ignore[assignment]  # set by subscribe
+        pooled_retry, connection.retry = connection.retry, Retry(NoBackoff(), retries=0)
+        try:
+            pinged = False
+            while not self._closed.is_set():
+                message = pubsub.get_message(timeout=MIRROR_PING_EVERY)
+                if message is None:
+                    if pinged:
+                        raise redis.TimeoutError(f"no answer to a ping in {MIRROR_PING_EVERY} s")
+                    pubsub.ping()
+                    pinged = True
+                    continue
+                pinged = False
+                if message["type"] == "subscribe":
+                    self._start_mirroring()
+                elif message["type"] == "message":
+                    self._forget(str_if_bytes(message["data"]).split("\n"))
+        finally:
+            connection.retry = pooled_retry
 
 
 #: What the file of generations beside a SQLite database adds to the database's name.
@@ -252,11 +417,16 @@ def invalidate_all() -> None:
 
 
 def reset() -> None:
-    """Forget this process's stored pages, generations backend and `once_in` keys (for
-    tests)."""
+    """Forget this process's stored pages, generations backend (closing its subscription),
+    `once_in` keys and remembered answers (for tests)."""
     _pages.clear()
     _recent.clear()
     _languages.clear()
+    _hosts.clear()
+    if get_generations.cache_info().currsize:
+        generations = get_generations()
+        if isinstance(generations, RedisGenerations):
+            generations.close()  # its thread would listen on for nobody
     get_generations.cache_clear()
 
 
@@ -282,6 +452,9 @@ class CachedPage:
     on_hit: OnHit | None
     expires: float
     size: int
+    #: The headers Django sent with the page when the middleware answered with it, over
+    #: HTTPS (True) and over HTTP (False), for GuestPageCacheFront to send as they were.
+    sent_headers: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)
 
     def response(self) -> HttpResponse:
         return HttpResponse(self.body, headers=self.headers)
@@ -506,6 +679,7 @@ class GuestPageCacheMiddleware:
                 request.get_host()  # refuse hosts outside ALLOWED_HOSTS, as a render would
                 if page.on_hit is not None:
                     page.on_hit(request)
+                request.META[_ANSWERED_WITH] = page  # for the front, to learn its headers
                 return page.response()
             _pages.discard(key, page)
             if current is None:
@@ -535,3 +709,124 @@ class GuestPageCacheMiddleware:
             size=size,
         )
         _pages.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
+
+
+# --- In front of Django -----------------------------------------------------------------
+
+#: Where the middleware leaves the page it answered with, in the WSGI environ.
+_ANSWERED_WITH = "sala.guest_page"
+
+
+class GuestPageCacheFront:
+    """Answer guest hits in front of Django's WSGI handler, as the middleware would.
+
+    A hit through Django costs its request cycle (signals, a request object, the response
+    object, two middleware) several times what the hit itself does. The front answers
+    what the middleware would answer with a stored page, with the same checks, and hands
+    everything else to Django: requests the middleware would not take (`_guest_key`),
+    a host outside ALLOWED_HOSTS (Django answers 400 and logs it), a request
+    SecurityMiddleware would redirect to HTTPS (or knows exempt), a page whose
+    generations moved (the middleware drops it and renders), and a page whose headers
+    the front has not seen yet. It learns them from the first hit Django sends for the
+    page, over HTTPS and over HTTP apart (HSTS is for HTTPS only): a hit carries what
+    every middleware above the cache added, as they added it.
+
+    Django's request_started and request_finished signals are not sent for a hit
+    answered here: they would cost more than the hit. Of what their receivers do, what
+    matters after an `on_hit` (which may write buffered counts) is done: a database
+    connection past CONN_MAX_AGE or broken is closed. If `on_hit` raises, Django answers
+    the request instead, through the middleware (which records the hit again).
+    """
+
+    def __init__(self, application: WSGIApplication) -> None:
+        self.application = application
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # On a copy: a WSGIRequest decodes PATH_INFO in its environ, and Django's own
+        # would decode it again (breaking any path that is not ASCII).
+        request = WSGIRequest(environ.copy())
+        key = _guest_key(request)
+        if key is None:
+            return self.application(environ, start_response)
+        secure = request.is_secure()
+        page = _pages.get(key, time.monotonic())
+        if page is None or not self._middleware_would_answer(request, secure):
+            return self._through_django(environ, start_response, secure)
+        headers = page.sent_headers.get(secure)
+        if (
+            headers is None
+            or get_generations().read(page.generation_names) != page.generation_values
+        ):
+            return self._through_django(environ, start_response, secure)
+        if page.on_hit is not None:
+            try:
+                self._record_hit(page.on_hit, request)
+            except Exception:
+                return self._through_django(environ, start_response, secure)
+        start_response("200 OK", headers)
+        return [page.body]
+
+    def _middleware_would_answer(self, request: HttpRequest, secure: bool) -> bool:
+        """Return whether the middleware would get to answer `request`: no HTTPS redirect
+        before it, and a host it accepts."""
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            return False
+        return _allowed_host(request, secure)
+
+    def _record_hit(self, on_hit: OnHit, request: WSGIRequest) -> None:
+        try:
+            on_hit(request)
+        finally:
+            # What request_finished does for the database (close a connection past its
+            # age or broken), without the signals themselves, which cost more than a hit.
+            close_old_connections()
+
+    def _through_django(
+        self, environ: WSGIEnvironment, start_response: StartResponse, secure: bool
+    ) -> Iterable[bytes]:
+        """Let Django answer; if the middleware answered with a stored page, keep the
+        headers Django sent with it."""
+
+        def start_and_learn(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            page: CachedPage | None = environ.get(_ANSWERED_WITH)
+            if (
+                page is not None
+                and status.startswith("200 ")
+                and not any(name.lower() == "set-cookie" for name, _ in headers)
+            ):
+                page.sent_headers[secure] = list(headers)
+            return start_response(status, headers, exc_info)
+
+        return self.application(environ, start_and_learn)
+
+
+def _allowed_host(request: HttpRequest, secure: bool) -> bool:
+    """Return whether `request.get_host()` accepts the request's host.
+
+    Remembered by what get_host reads, for the few hosts a site is reached by: checking
+    against ALLOWED_HOSTS would be a good part of a hit's time in front of Django.
+    """
+    meta = request.META
+    asked = (
+        meta.get("HTTP_HOST"),
+        meta.get("HTTP_X_FORWARDED_HOST"),
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+        meta.get("HTTP_X_FORWARDED_PORT"),
+        secure,
+    )
+    allowed = _hosts.get(asked)
+    if allowed is None:
+        try:
+            request.get_host()
+            allowed = True
+        except DisallowedHost:
+            allowed = False
+        if len(_hosts) < 1000:
+            _hosts[asked] = allowed
+    return allowed
+
+
+_hosts: dict[tuple[str | bool | None, ...], bool] = {}

@@ -184,14 +184,68 @@ def test_flush_happens_at_most_once_per_interval_across_two_counters_sharing_red
     applied = Applied()
     first.add(1)
     second.add(1)
-    second.add(2)
 
     assert first.flush_due(applied, every=60)
     second.add(3)
     assert not second.flush_due(applied, every=60)
     assert not first.flush_due(applied, every=60)
-    assert applied.batches == [{1: 2, 2: 1}]
+    assert applied.batches == [{1: 2}]
     assert first.take() == {3: 1}
+    other_client.close()
+
+
+def test_adds_wait_in_the_process_and_reach_redis_together_once_a_push_is_due(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    counter = RedisBufferedCounter("topic_views", redis_client, prefix=redis_prefix, push_every=0.2)
+    for _ in range(50):
+        counter.add(1)
+    counter.add(2, 5)
+    assert redis_client.hgetall(counter.key) == {b"1": b"1"}, "only the first add went out"
+
+    time.sleep(0.25)
+    counter.add(2)
+
+    assert redis_client.hgetall(counter.key) == {b"1": b"50", b"2": b"6"}
+
+
+def test_adds_of_two_processes_arrive_in_one_take_after_their_pushes(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    def process() -> RedisBufferedCounter:
+        client = redis.Redis.from_url(REDIS_TEST_URL)
+        return RedisBufferedCounter("topic_views", client, prefix=redis_prefix, push_every=0.2)
+
+    first, second, flusher = process(), process(), process()
+    first.add(1)
+    second.add(1)
+    first.add(2)
+    second.add(2, 3)
+    assert flusher.take() == {1: 2}, "the later adds are still in their processes"
+
+    time.sleep(0.25)
+    first.add(3)
+    second.add(3)
+
+    assert flusher.take() == {2: 4, 3: 2}
+    for counter in (first, second, flusher):
+        counter.client.close()
+
+
+def test_a_process_pushes_what_it_gathered_when_another_has_the_turn_to_flush(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    other_client = redis.Redis.from_url(REDIS_TEST_URL)
+    first = RedisBufferedCounter("topic_views", redis_client, prefix=redis_prefix)
+    second = RedisBufferedCounter("topic_views", other_client, prefix=redis_prefix)
+    applied = Applied()
+    second.add(1)
+    assert second.flush_due(applied, every=60)
+    second.add(2)  # gathered: the last push was just now
+
+    assert not second.flush_due(applied, every=60)
+
+    assert first.take() == {2: 1}
     other_client.close()
 
 

@@ -1,15 +1,21 @@
 """The guest page cache: who is answered from memory, what drops a page, and what a cached
 read still does, with generations in the shared file and in Redis."""
 
+import asyncio
 import functools
+import io
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 import redis
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -17,6 +23,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
+from conftest import REDIS_TEST_URL
 from sala.accounts.tests.factories import make_member
 from sala.core import page_cache
 from sala.core.buffered_counts import get_counter
@@ -25,16 +32,19 @@ from sala.core.page_cache import (
     EVERY_PAGE,
     FileGenerations,
     Generations,
+    GuestPageCacheFront,
     GuestPageCacheMiddleware,
     PageStore,
     RedisGenerations,
     topic_generation,
 )
-from sala.forums import services
+from sala.core.redis_client import fail_fast_client
+from sala.forums import services, views
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 from sala.live.online import SITE
 from sala.live.presence import get_presence
+from sala.live.tests.redis_outage import Outage
 
 if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -58,6 +68,7 @@ def generations(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gene
     monkeypatch.setattr(page_cache, "get_generations", functools.cache(lambda: backend))
     yield backend
     if isinstance(backend, RedisGenerations):
+        backend.close()
         for key in backend.client.scan_iter(match=f"{backend.prefix}*"):
             backend.client.delete(key)
 
@@ -489,18 +500,208 @@ def test_pages_are_still_served_while_redis_is_down(settings: Settings) -> None:
         assert b"Read through an outage" in response.content
 
 
+class SyncOutage:
+    """The live tests' Redis outage on demand, cut and restored from synchronous code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.proxy = Outage(upstream_port=6379)
+        self.restore()
+        self.url = f"redis://127.0.0.1:{self.proxy.port}/15"
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.cut(), self.loop).result(timeout=5)
+
+    def restore(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.restore(), self.loop).result(timeout=5)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._end(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+    async def _end(self) -> None:
+        await self.proxy.cut()
+        forwarding = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in forwarding:
+            task.cancel()
+        await asyncio.gather(*forwarding, return_exceptions=True)
+
+
+@pytest.fixture
+def outage() -> Iterator[SyncOutage]:
+    outage = SyncOutage()
+    yield outage
+    outage.stop()
+
+
+def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
 def test_a_page_stored_before_redis_went_away_is_not_served_while_it_is_away(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    outage: SyncOutage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    backend = RedisGenerations(redis_client, prefix=f"test:{uuid.uuid4().hex}:")
+    backend = RedisGenerations(fail_fast_client(outage.url), prefix=f"test:{uuid.uuid4().hex}:")
     monkeypatch.setattr(page_cache, "get_generations", functools.cache(lambda: backend))
     url = make_topic().get_absolute_url()
     warm(url)
+    eventually(lambda: backend.mirroring)
+    assert cache_state(read(url)) == "hit"
 
-    backend.client = redis.Redis.from_url(CLOSED_PORT_URL, socket_connect_timeout=0.5)
+    outage.cut()
+    eventually(lambda: not backend.mirroring)
     assert cache_state(read(url)) is None
-    backend.client = redis_client
+    outage.restore()
     assert cache_state(read(url)) == "miss"  # rendered again, not the old copy
+    backend.close()
+
+
+# --- Generations in Redis, mirrored in each process ---------------------------------------
+
+
+@pytest.fixture
+def processes(redis_client: redis.Redis) -> Iterator[Callable[[], RedisGenerations]]:
+    """Return a way to make the generations of another process: one Redis, clients apart."""
+    prefix = f"test:{uuid.uuid4().hex}:page-generation:"
+    made: list[RedisGenerations] = []
+
+    def process() -> RedisGenerations:
+        made.append(RedisGenerations(redis.Redis.from_url(REDIS_TEST_URL), prefix=prefix))
+        return made[-1]
+
+    yield process
+    for generations in made:
+        generations.close()
+        generations.client.close()
+    for key in redis_client.scan_iter(match=f"{prefix}*"):
+        redis_client.delete(key)
+
+
+def mirroring(generations: RedisGenerations) -> RedisGenerations:
+    """Return `generations` once it reads from its mirror (its first read starts it)."""
+    generations.read((EVERY_PAGE,))
+    eventually(lambda: generations.mirroring)
+    return generations
+
+
+def count_mgets(generations: RedisGenerations, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Return a list that gets an item for each MGET `generations` sends from now on."""
+    sent: list[object] = []
+    mget = generations.client.mget
+
+    def counted(keys: list[str]) -> object:
+        sent.append(keys)
+        return mget(keys)
+
+    monkeypatch.setattr(generations.client, "mget", counted)
+    return sent
+
+
+def test_a_mirrored_read_costs_no_round_trip(
+    processes: Callable[[], RedisGenerations], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generations = mirroring(processes())
+    names = (EVERY_PAGE, topic_generation(1))
+    sent = count_mgets(generations, monkeypatch)
+
+    first = generations.read(names)
+    again = [generations.read(names) for _ in range(100)]
+
+    assert again == [first] * 100
+    assert len(sent) == 1
+
+
+def test_a_bump_in_one_process_reaches_another_processes_reads_at_once(
+    processes: Callable[[], RedisGenerations],
+) -> None:
+    reader, writer = mirroring(processes()), processes()
+    names = (EVERY_PAGE, topic_generation(1))
+    (every_page, topic) = reader.read(names) or ()
+    assert reader.read(names) == (every_page, topic), "now from the mirror"
+
+    writer.bump([topic_generation(1)])
+
+    eventually(lambda: reader.read(names) == (every_page, topic + 1), within=1)
+
+
+def test_a_read_after_a_bump_in_the_same_process_sees_it_without_waiting(
+    processes: Callable[[], RedisGenerations],
+) -> None:
+    generations = mirroring(processes())
+    names = (topic_generation(1),)
+    (before,) = generations.read(names) or ()
+    generations.read(names)
+
+    generations.bump(names)
+
+    assert generations.read(names) == (before + 1,)
+
+
+def test_a_bump_heard_while_a_read_was_in_redis_leaves_no_old_value_mirrored(
+    processes: Callable[[], RedisGenerations], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader, writer = mirroring(processes()), processes()
+    names = (topic_generation(1),)
+    mget = reader.client.mget
+
+    def mget_overtaken_by_a_bump(keys: list[str]) -> object:
+        values = mget(keys)
+        epoch = reader._epoch
+        writer.bump(names)
+        eventually(lambda: reader._epoch != epoch)  # the reader heard of it
+        return values
+
+    monkeypatch.setattr(reader.client, "mget", mget_overtaken_by_a_bump)
+    (old,) = reader.read(names) or ()
+    monkeypatch.setattr(reader.client, "mget", mget)
+
+    assert reader.read(names) == (old + 1,)
+
+
+def test_the_mirror_is_not_used_before_the_subscription_is_up(
+    processes: Callable[[], RedisGenerations], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RedisGenerations, "_listen", lambda self: None)
+    generations = processes()
+    names = (topic_generation(1),)
+    (before,) = generations.read(names) or ()
+
+    # Behind the mirror's back: no message tells anyone.
+    generations.client.incr(generations.prefix + topic_generation(1))
+
+    assert not generations.mirroring
+    assert generations.read(names) == (before + 1,)
+
+
+def test_the_mirror_starts_afresh_when_the_subscription_is_back(
+    outage: SyncOutage, redis_client: redis.Redis
+) -> None:
+    generations = mirroring(
+        RedisGenerations(fail_fast_client(outage.url), prefix=f"test:{uuid.uuid4().hex}:")
+    )
+    names = (topic_generation(1),)
+    (before,) = generations.read(names) or ()
+    generations.read(names)
+
+    outage.cut()
+    eventually(lambda: not generations.mirroring)
+    assert generations.read(names) is None
+    # Bumped while this process could not hear of it.
+    redis_client.incr(generations.prefix + topic_generation(1))
+    outage.restore()
+
+    assert generations.read(names) == (before + 1,)
+    eventually(lambda: generations.mirroring)
+    assert generations.read(names) == (before + 1,)
+    generations.close()
+    redis_client.delete(generations.prefix + topic_generation(1))
 
 
 def test_the_store_drops_the_least_recently_read_pages_past_its_size() -> None:
@@ -583,3 +784,231 @@ def test_a_cached_read_still_counts_a_view_and_the_guest_online_and_browsing() -
     services.add_views(get_counter("topic_views").take())
     topic.refresh_from_db()
     assert topic.view_count == 2
+
+
+# --- In front of Django's WSGI handler ----------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    by_django: bool
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
+
+
+class Front:
+    """Sala's WSGI application as the server calls it, telling which answers Django made."""
+
+    def __init__(self) -> None:
+        self.django = WSGIHandler()
+        self.application = GuestPageCacheFront(self._through_django)
+        self._django_answered = False
+
+    def get(
+        self, path: str, *, method: str = "GET", secure: bool = False, **headers: str
+    ) -> Answer:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "443" if secure else "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "testserver",
+            "HTTP_USER_AGENT": "reader",
+            "wsgi.url_scheme": "https" if secure else "http",
+            "wsgi.input": io.BytesIO(),
+        }
+        environ.update(
+            {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+        )
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            started.append((status, headers))
+            return lambda data: None
+
+        self._django_answered = False
+        body = self.application(environ, start_response)
+        content = b"".join(body)
+        if isinstance(body, HttpResponseBase):
+            body.close()  # as the server does: request_finished
+        ((status, sent),) = started
+        return Answer(status, sent, content, self._django_answered)
+
+    def _through_django(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        self._django_answered = True
+        return self.django(environ, start_response)
+
+
+# The front closes database connections after a hit as a request's end would, which a test
+# inside a transaction cannot have.
+front_test = pytest.mark.django_db(transaction=True)
+
+
+@front_test
+def test_the_front_answers_a_hit_without_django_with_the_headers_django_sent() -> None:
+    front = Front()
+    url = make_topic(title="Ferry strike ends").get_absolute_url()
+
+    rendered, through_django, in_front = front.get(url), front.get(url), front.get(url)
+
+    assert (rendered.header(CACHE_HEADER), rendered.by_django) == ("miss", True)
+    assert (through_django.header(CACHE_HEADER), through_django.by_django) == ("hit", True)
+    assert not in_front.by_django
+    assert in_front.status == "200 OK"
+    assert in_front.headers == through_django.headers
+    assert in_front.body == rendered.body
+    assert in_front.header("X-Content-Type-Options") == "nosniff"
+    assert in_front.header("Referrer-Policy") == "same-origin"
+
+
+@front_test
+def test_the_front_still_counts_the_view_and_the_guest_online_and_browsing() -> None:
+    front = Front()
+    topic = make_topic()
+    for reader in ("first", "second", "third"):
+        answer = front.get(topic.get_absolute_url(), user_agent=reader)
+    assert not answer.by_django
+
+    assert get_presence().browsing(topic.pk).guest_count == 3
+    assert get_presence().browsing(SITE).guest_count == 3
+    services.add_views(get_counter("topic_views").take())
+    topic.refresh_from_db()
+    assert topic.view_count == 3
+
+
+@front_test
+def test_the_front_leaves_a_disallowed_host_to_django() -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url)
+
+    answer = front.get(url, host="evil.example")
+
+    assert answer.status.startswith("400")
+    assert answer.by_django
+
+
+@front_test
+def test_the_front_leaves_the_https_redirect_to_django_and_sends_hsts_over_https(
+    settings: Settings,
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url, secure=True), front.get(url, secure=True)
+
+    over_https = front.get(url, secure=True)
+    over_http = front.get(url)
+
+    assert not over_https.by_django
+    assert over_https.header("Strict-Transport-Security") == "max-age=3600"
+    assert over_http.status.startswith("301")
+    assert over_http.header("Location") == f"https://testserver{url}"
+
+
+@front_test
+def test_the_front_answers_a_head_request_like_a_get() -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url)
+
+    answer = front.get(url, method="HEAD")
+
+    assert answer.status == "200 OK"
+    assert answer.header(CACHE_HEADER) == "hit"
+    assert not answer.by_django
+
+
+@front_test
+def test_the_front_gives_each_language_its_own_copy() -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    for _ in range(2):
+        front.get(url, accept_language="fr")
+        front.get(url, accept_language="en")
+
+    french = front.get(url, accept_language="fr-FR,fr;q=0.9")
+
+    assert not french.by_django
+    assert b'<html lang="fr"' in french.body
+    assert french.header("Content-Language") == "fr"
+
+
+@front_test
+def test_the_front_leaves_members_and_other_requests_to_django(settings: Settings) -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url)
+
+    member = front.get(url, cookie=f"{settings.SESSION_COOKIE_NAME}=whatever")
+    other_query = front.get(url + "?quote=1")
+
+    assert member.by_django
+    assert other_query.by_django
+
+
+@front_test
+def test_a_write_sends_the_next_read_through_django_to_be_rendered() -> None:
+    front = Front()
+    topic = make_topic()
+    url = topic.get_absolute_url()
+    front.get(url), front.get(url)
+    author = make_member(username="oskar")
+
+    services.reply(topic=topic, author=author, text="A fresh reply.")
+
+    answer = front.get(url)
+    assert answer.by_django
+    assert answer.header(CACHE_HEADER) == "miss"
+    assert b"A fresh reply." in answer.body
+
+
+@front_test
+def test_a_path_that_is_not_ascii_reaches_django_as_the_server_sent_it() -> None:
+    front = Front()
+    topic = make_topic()
+    # As a WSGI server passes /t/<id>-žal/: UTF-8 bytes, each as one character. Decoded
+    # twice, "ž" would not even fit in one.
+    path = f"/t/{topic.pk}-žal/".encode().decode("iso-8859-1")
+
+    answer = front.get(path)
+
+    assert answer.by_django
+    assert answer.status.startswith("301")
+    assert answer.header("Location") == topic.get_absolute_url()
+
+
+@front_test
+def test_when_recording_a_hit_fails_in_front_django_answers_through_the_middleware(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[HttpRequest] = []
+
+    def record_failing_once_in_front(request: HttpRequest, *, topic_id: int | None = None) -> None:
+        calls.append(request)
+        if len(calls) == 2:
+            raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(views, "_record_cached_read", record_failing_once_in_front)
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url)
+
+    answer = front.get(url)
+
+    assert answer.by_django
+    assert answer.header(CACHE_HEADER) == "hit"
+    assert len(calls) == 3
