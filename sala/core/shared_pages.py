@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
@@ -175,22 +176,31 @@ def fill(
     """Return the shared render `html` with the member's own parts in place of its markers.
 
     Personal templates are taken from `rendered` (by template name) when the view has
-    them already, else rendered once each with the request (so with the member, their
-    messages and CSRF token). What `owner_only` wrapped stays for its author and for
-    moderators, and goes for everyone else.
+    them already, else rendered once each with what is the member's own: `request`,
+    `user`, `messages` and `csrf_token` (not every context processor: a personal part
+    needs no more, and running them all for each part cost more than the part). What
+    `owner_only` wrapped stays for its author and for moderators, and goes for everyone
+    else.
     """
     member_id = str(request.user.pk)
     rendered = dict(rendered or {})
+    token = get_token(request)
+    own = {
+        "request": request,
+        "user": request.user,
+        "messages": get_messages(request),
+        "csrf_token": token,
+    }
 
     def replace(match: re.Match[str]) -> str:
         kind, argument = match[1], match[2]
         if kind == "csrf":
-            return get_token(request)
+            return token
         if kind == "submission":
             return str(uuid.uuid4())
         if kind == "personal":
             if argument not in rendered:
-                rendered[argument] = render_to_string(argument, request=request)
+                rendered[argument] = render_to_string(argument, own)
             return rendered[argument]
         raise ValueError(f"Unknown marker {kind!r} in a shared render")
 
