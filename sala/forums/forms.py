@@ -20,15 +20,23 @@ ACTION_ATTACH = "attach"
 _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
-def visible_length(text: str) -> int:
-    """Return how many characters of `text` a reader can actually see."""
-    return sum(
-        1
-        for character in text
-        if not character.isspace()
+def _is_visible(character: str) -> bool:
+    return (
+        not character.isspace()
         and unicodedata.category(character) not in {"Cf", "Cc"}
         and character not in _BLANK_LETTERS
     )
+
+
+def visible_length(text: str) -> int:
+    """Return how many characters of `text` a reader can actually see."""
+    return sum(1 for character in text if _is_visible(character))
+
+
+def has_visible_text(text: str) -> bool:
+    """Return whether a reader can see any character of `text` (looking no further than
+    the first one they can: a post is thousands of characters)."""
+    return any(_is_visible(character) for character in text)
 
 
 def clean_title(value: str) -> str:
@@ -56,7 +64,7 @@ class PostTextField(forms.CharField):
 
     def clean(self, value: Any) -> Any:
         value = super().clean(value)
-        if not visible_length(value):
+        if not has_visible_text(value):
             raise forms.ValidationError(_("Write something first."), code="blank")
         return value.rstrip()
 

@@ -5,26 +5,42 @@ edits, deletions), so open pages learn of it and nothing rolled back is ever ann
 New topics and replies name their forum, so its open forum pages hear of them too.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
-here, in the same transaction as the write, so the read path never counts rows. And
-each write bumps, after it commits, the generations of the pages it changes, so no guest
-is served a cached copy from before it (sala.core.page_cache).
+here, in the same transaction as the write, so the read path never counts rows. Rows
+are locked in one order, the topic, then the member, then the forum (shared by all its
+topics, so locked last and held shortest), so two writes never wait on each other in a
+circle.
+
+Each write bumps, after it commits, the generations of the pages it changes, so no
+guest is served a cached copy from before it (sala.core.page_cache): a topic page
+depends on its topic's generation (what every page shows: title, state, page count,
+recommended posts) and on its own page's (the posts on it). A reply bumps only its
+page's, unless it starts a new page, so the readers of a busy topic's first page keep
+their copy while the last page fills.
 """
 
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import cache
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Field
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
 from sala.core import page_cache
-from sala.core.page_cache import INDEX, forum_generation, topic_generation
+from sala.core.page_cache import (
+    INDEX,
+    forum_generation,
+    topic_generation,
+    topic_page_generation,
+)
 from sala.forums import permissions
 from sala.forums.models import (
+    POSTS_PER_PAGE,
     Forum,
     Post,
     PostRevision,
@@ -48,9 +64,7 @@ def cook_post(text: str) -> CookedText:
     return cook(text, profile_url=profile_url)
 
 
-def _find_submitted(author: User, submission_key: uuid.UUID | None) -> Post | None:
-    if submission_key is None:
-        return None
+def _find_submitted(author: User, submission_key: uuid.UUID) -> Post | None:
     return (
         Post.objects.filter(author=author, submission_key=submission_key)
         .select_related("topic")
@@ -59,19 +73,17 @@ def _find_submitted(author: User, submission_key: uuid.UUID | None) -> Post | No
 
 
 def _once(author: User, submission_key: uuid.UUID | None, write: Callable[[], Post]) -> Post:
-    """Run `write` unless `submission_key` was already used by `author`; return the post.
+    """Run `write`, unless `submission_key` was already used by `author`; return the post.
 
     A double click or a retried request carries the same key: the first submission
-    writes, the others get its post. Two racing submissions meet at the unique
-    constraint on (author, submission_key); the loser rolls back and returns the winner.
+    writes, the others meet its row at the unique constraint on (author, submission_key),
+    roll back and return it. Nothing is looked up before writing: repeats are rare, and
+    a lookup would cost every post a query.
     """
-    existing = _find_submitted(author, submission_key)
-    if existing is not None:
-        return existing
     try:
         return write()
     except IntegrityError:
-        existing = _find_submitted(author, submission_key)
+        existing = None if submission_key is None else _find_submitted(author, submission_key)
         if existing is None:
             raise
         return existing
@@ -119,10 +131,10 @@ def create_topic(
             created_at=now,
             submission_key=submission_key,
         )
+        User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
         Forum.objects.filter(pk=forum.pk).update(
             topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
         )
-        User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
         publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
         page_cache.bump_on_commit(forum_generation(forum.pk), INDEX)
         return post
@@ -136,46 +148,161 @@ def reply(
     """Add a reply at the end of `topic`, cooked and counted; announce it after commit
     to the topic's open pages and its forum's.
 
-    Raise PermissionDenied for guests, a locked topic (unless moderating) or a deleted one.
+    On PostgreSQL a reply to an open topic is stored in one statement (see
+    _store_reply_at_once). `topic` is brought up to date with the reply: its last number,
+    count and last poster. Raise PermissionDenied for guests, a locked topic (unless
+    moderating) or a deleted one.
     """
     permissions.check_reply(author, topic)
     cooked = cook_post(text)
 
-    @transaction.atomic
     def write() -> Post:
-        # The row lock makes concurrent replies take numbers one after another
-        # (SQLite gets the same from its IMMEDIATE transactions).
-        locked = Topic.objects.select_for_update().get(pk=topic.pk)
-        permissions.check_reply(author, locked)
-        now = timezone.now()
-        post = Post.objects.create(
-            topic=locked,
-            number=locked.last_number + 1,
+        post = Post(
+            topic=topic,
             author=author,
             text=text,
             html=cooked.html,
-            created_at=now,
+            created_at=timezone.now(),
             submission_key=submission_key,
         )
-        Topic.objects.filter(pk=locked.pk).update(
-            last_number=F("last_number") + 1,
-            reply_count=F("reply_count") + 1,
-            last_post_at=now,
-            last_poster=author,
-        )
-        Forum.objects.filter(pk=locked.forum_id).update(
-            post_count=F("post_count") + 1, last_post=post
-        )
-        User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
+        counted = None
+        if connection.vendor == "postgresql":
+            # One statement is its own transaction; inside the caller's, a savepoint lets
+            # a repeated submission fail alone.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                counted = _store_reply_at_once(post)
+        if counted is None:
+            with transaction.atomic():
+                counted = _store_reply(post)
+        topic.last_number, topic.reply_count, topic.forum_id = counted
+        topic.last_post_at, topic.last_poster = post.created_at, author
+        # Committed by now, unless the caller holds a transaction: then these wait for it.
         publish_on_commit(
-            Event("reply", locked.pk, {"number": post.number}, forum_id=locked.forum_id)
+            Event("reply", topic.pk, {"number": post.number}, forum_id=topic.forum_id)
         )
-        page_cache.bump_on_commit(
-            topic_generation(locked.pk), forum_generation(locked.forum_id), INDEX
-        )
+        generations = [
+            topic_page_generation(topic.pk, post.page),
+            forum_generation(topic.forum_id),
+            INDEX,
+        ]
+        if post.number % POSTS_PER_PAGE == 1:
+            # The first post of a new page: every page's pagination grows by one.
+            generations.append(topic_generation(topic.pk))
+        page_cache.bump_on_commit(*generations)
         return post
 
     return _once(author, submission_key, write)
+
+
+class _Counted(NamedTuple):
+    """A topic's row as a reply left it."""
+
+    last_number: int
+    reply_count: int
+    forum_id: int
+
+
+def _store_reply(post: Post) -> _Counted:
+    """Number `post`, store it and count it in its topic, its author and its forum, one
+    statement after another; refuse it, changing nothing, if its author may not reply
+    to the topic as it is once locked.
+
+    Taking the number is one UPDATE that counts the reply and locks the topic's row until
+    the transaction ends, so concurrent replies take numbers one after another (SQLite's
+    IMMEDIATE transactions queue them the same way): reading the row FOR UPDATE first
+    would hold the lock a round trip longer. The ORM's update() returns no columns, hence
+    the SQL. Raise Topic.DoesNotExist if the row is gone.
+    """
+    topic = post.topic
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE forums_topic"
+            " SET last_number = last_number + 1, reply_count = reply_count + 1,"
+            " last_post_at = %s, last_poster_id = %s"
+            " WHERE id = %s"
+            " RETURNING last_number, reply_count, forum_id, is_locked, is_deleted",
+            [connection.ops.adapt_datetimefield_value(post.created_at), post.author_id, topic.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Topic.DoesNotExist(f"Topic {topic.pk} does not exist.")
+    counted = _Counted(*row[:3])
+    # It may have been locked or deleted since it was read; refusing rolls the count back.
+    topic.forum_id = counted.forum_id
+    topic.is_locked, topic.is_deleted = bool(row[3]), bool(row[4])
+    permissions.check_reply(post.author, topic)
+    post.number = counted.last_number
+    post.save(force_insert=True)
+    User.objects.filter(pk=post.author_id).update(post_count=F("post_count") + 1)
+    Forum.objects.filter(pk=counted.forum_id).update(post_count=F("post_count") + 1, last_post=post)
+    return counted
+
+
+def _store_reply_at_once(post: Post) -> _Counted | None:
+    """Do what _store_reply does in one statement, on PostgreSQL, if the topic is open.
+
+    Return None, having changed nothing, if the topic is locked, deleted or gone:
+    _store_reply then decides, with the rules for moderators.
+
+    One statement, committed on its own, is one round trip where _store_reply takes
+    six (BEGIN and COMMIT included), and the rows it locks are held only while the
+    database runs it: with statements one by one they stay locked across every round
+    trip, and across the waits of the worker's thread for the GIL between them. The
+    statement locks rows in the same order as _store_reply: topic, member, forum.
+    """
+    sql, fields = _reply_statement()
+    values = [field.get_db_prep_save(field.pre_save(post, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [post.created_at, post.author_id, post.topic_id, *values, post.author_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    post_id, *counts = row
+    post.pk, post.number = post_id, counts[0]
+    post._state.adding, post._state.db = False, connection.alias
+    return _Counted(*counts)
+
+
+@cache
+def _reply_statement() -> tuple[str, list[Field[Any, Any]]]:
+    """Return the statement of _store_reply_at_once, and the fields of Post whose values
+    it takes, in order (all but the id and the number, which the topic's row gives)."""
+    fields = [
+        field
+        for field in Post._meta.concrete_fields
+        if not field.primary_key and field.name != "number"
+    ]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    # Each step reads the one before it, which fixes the order rows are locked in; a
+    # step that finds nothing leaves the ones after it nothing to do. A reply to another
+    # of the forum's topics may take a newer id and yet reach the forum's row first:
+    # GREATEST keeps the newer post as the forum's last.
+    sql = f"""
+        WITH topic AS (
+            UPDATE forums_topic
+            SET last_number = last_number + 1, reply_count = reply_count + 1,
+                last_post_at = %s, last_poster_id = %s
+            WHERE id = %s AND NOT is_locked AND NOT is_deleted
+            RETURNING last_number, reply_count, forum_id
+        ), post AS (
+            INSERT INTO forums_post (number, {columns})
+            SELECT last_number, {values} FROM topic
+            RETURNING id
+        ), member AS (
+            UPDATE accounts_user SET post_count = post_count + 1
+            WHERE id = %s AND EXISTS (SELECT FROM post)
+            RETURNING id
+        )
+        UPDATE forums_forum
+        SET post_count = post_count + 1, last_post_id = GREATEST(last_post_id, post.id)
+        FROM topic, post
+        WHERE forums_forum.id = topic.forum_id AND EXISTS (SELECT FROM member)
+        RETURNING post.id, topic.last_number, topic.reply_count, topic.forum_id
+    """  # noqa: S608  (names from the model, values as parameters)
+    return sql, fields
 
 
 @transaction.atomic
@@ -204,15 +331,18 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
     post.edit_count += 1
     post.save(update_fields=["text", "html", "edited_at", "edit_count"])
     publish_on_commit(Event("edit", topic.pk, {"number": post.number}))
-    page_cache.bump_on_commit(topic_generation(topic.pk))
+    page_cache.bump_on_commit(*_pages_showing(post))
     if new_title != topic.title:
         # The id in the URL finds the topic, so links with the old slug still work and
         # are redirected to the new one.
         topic.title = new_title
         topic.slug = make_slug(new_title)
         topic.save(update_fields=["title", "slug"])
-        # The title is in the forum's list, and on the index beside the latest post.
-        page_cache.bump_on_commit(forum_generation(topic.forum_id), INDEX)
+        # The title is on every page of the topic, in the forum's list, and on the index
+        # beside the latest post.
+        page_cache.bump_on_commit(
+            topic_generation(topic.pk), forum_generation(topic.forum_id), INDEX
+        )
     return post
 
 
@@ -226,8 +356,11 @@ def delete_post(*, post: Post, actor: User) -> None:
     topic = Topic.objects.select_for_update().get(pk=post.topic_id)
     post.topic = topic
     permissions.check_delete_post(actor, post)
+    # The pages that showed it, taken while it is still recommended or not.
+    pages = _pages_showing(post)
     Post.objects.filter(pk=post.pk).update(is_deleted=True, recommended_at=None)
     post.is_deleted = True
+    post.recommended_at = None
     User.objects.filter(pk=post.author_id, post_count__gt=0).update(post_count=F("post_count") - 1)
     if post.is_first:
         Topic.objects.filter(pk=topic.pk).update(is_deleted=True)
@@ -242,7 +375,19 @@ def delete_post(*, post: Post, actor: User) -> None:
         Forum.objects.filter(pk=topic.forum_id).update(post_count=F("post_count") - 1)
     _refresh_last_post(topic.forum_id)
     publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
-    page_cache.bump_on_commit(topic_generation(topic.pk), forum_generation(topic.forum_id), INDEX)
+    if post.is_first:
+        pages.append(topic_generation(topic.pk))  # the topic is gone, every page with it
+    page_cache.bump_on_commit(*pages, forum_generation(topic.forum_id), INDEX)
+
+
+def _pages_showing(post: Post) -> list[str]:
+    """Return the generations of the topic pages that show `post`: its own page, and the
+    first page while it is recommended (it is quoted there, whole, under "Recommended
+    Posts")."""
+    pages = [topic_page_generation(post.topic_id, post.page)]
+    if post.recommended_at is not None and post.page != 1:
+        pages.append(topic_page_generation(post.topic_id, 1))
+    return pages
 
 
 def _refresh_last_post(forum_id: int) -> None:
@@ -263,7 +408,11 @@ def recommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = moderator
     post.recommended_at = timezone.now()
     post.save(update_fields=["recommended_by", "recommended_at"])
-    page_cache.bump_on_commit(topic_generation(post.topic_id))
+    # The first page lists the recommended posts; the post's own page shows moderators
+    # the button to stop recommending it.
+    page_cache.bump_on_commit(
+        topic_generation(post.topic_id), topic_page_generation(post.topic_id, post.page)
+    )
     return post
 
 
@@ -275,7 +424,9 @@ def unrecommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = None
     post.recommended_at = None
     post.save(update_fields=["recommended_by", "recommended_at"])
-    page_cache.bump_on_commit(topic_generation(post.topic_id))
+    page_cache.bump_on_commit(
+        topic_generation(post.topic_id), topic_page_generation(post.topic_id, post.page)
+    )
     return post
 
 

@@ -1,19 +1,37 @@
 """Writes on topics and posts: cooked, counted, numbered, once."""
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
+from sala.core import page_cache
+from sala.core.page_cache import INDEX, forum_generation, topic_generation, topic_page_generation
 from sala.forums import services
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 
 pytestmark = pytest.mark.django_db
+
+Committed = Callable[[Callable[[], object]], None]
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
+    """Return a way to make a write as if its transaction committed (bumps run after)."""
+
+    def committed(write: Callable[[], object]) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            write()
+
+    return committed
 
 
 def test_creating_a_topic_stores_its_first_post_cooked_and_counts_it() -> None:
@@ -67,6 +85,26 @@ def test_a_repeated_new_topic_submission_gives_one_topic() -> None:
     second = services.create_topic(**kwargs, submission_key=key)  # type: ignore[arg-type]
     assert first.pk == second.pk
     assert Topic.objects.count() == 1
+
+
+def test_a_reply_brings_the_topic_it_was_given_up_to_date() -> None:
+    topic = make_topic()
+    replier = make_member(username="oskar")
+    post = services.reply(topic=topic, author=replier, text="Hello")
+    assert post.topic is topic
+    assert (topic.last_number, topic.reply_count, topic.last_poster) == (2, 1, replier)
+    assert Post.objects.get(pk=post.pk).number == 2
+
+
+def test_replying_to_a_topic_locked_since_it_was_read_is_refused_and_changes_nothing() -> None:
+    topic = make_topic()
+    Topic.objects.filter(pk=topic.pk).update(is_locked=True)
+    with pytest.raises(PermissionDenied):
+        services.reply(topic=topic, author=make_member(username="oskar"), text="Let me in")
+    topic.refresh_from_db()
+    assert (topic.last_number, topic.reply_count) == (1, 0)
+    assert topic.posts.count() == 1
+    assert Forum.objects.get(pk=topic.forum_id).post_count == 1
 
 
 def test_replying_to_a_locked_topic_is_refused_and_changes_nothing() -> None:
@@ -190,3 +228,206 @@ def test_buffered_views_are_added_to_the_topics() -> None:
     services.add_views({topic.pk: 3})
     topic.refresh_from_db()
     assert topic.view_count == 10
+
+
+# --- What each write makes guests' cached pages drop -------------------------------------
+
+
+def bumped(committed: Committed, write: Callable[[], object], *names: str) -> set[str]:
+    """Return which of the generations `names` `write` bumps once it commits."""
+    generations = page_cache.get_generations()
+    before = generations.read(names)
+    committed(write)
+    after = generations.read(names)
+    assert before is not None and after is not None
+    return {name for name, old, new in zip(names, before, after, strict=True) if new != old}
+
+
+def topic_pages(topic: Topic, pages: int) -> tuple[str, ...]:
+    """Return the generations of `topic` as a whole, of its first pages, its forum and the
+    index."""
+    return (
+        topic_generation(topic.pk),
+        *(topic_page_generation(topic.pk, page) for page in range(1, pages + 1)),
+        forum_generation(topic.forum_id),
+        INDEX,
+    )
+
+
+def test_a_reply_bumps_its_page_the_forum_and_the_index_but_not_the_other_pages(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    make_replies(topic, 23)  # 24 posts: page 2 holds 21-24
+    replier = make_member(username="oskar")
+
+    moved = bumped(
+        committed,
+        lambda: services.reply(topic=topic, author=replier, text="Number 25"),
+        *topic_pages(topic, 3),
+    )
+
+    assert moved == {topic_page_generation(topic.pk, 2), forum_generation(topic.forum_id), INDEX}
+
+
+def test_a_reply_that_starts_a_page_bumps_the_whole_topic(committed: Committed) -> None:
+    topic = make_topic()
+    make_replies(topic, 39)  # 40 posts: two full pages
+    replier = make_member(username="oskar")
+
+    moved = bumped(
+        committed,
+        lambda: services.reply(topic=topic, author=replier, text="Number 41"),
+        *topic_pages(topic, 3),
+    )
+
+    assert moved == {
+        topic_generation(topic.pk),
+        topic_page_generation(topic.pk, 3),
+        forum_generation(topic.forum_id),
+        INDEX,
+    }
+
+
+def test_an_edit_bumps_its_page_and_a_new_title_the_topic_forum_and_index(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    replies = make_replies(topic, 21)
+    on_page_2 = replies[-1]
+
+    moved = bumped(
+        committed,
+        lambda: services.edit_post(post=on_page_2, editor=on_page_2.author, text="Better"),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {topic_page_generation(topic.pk, 2)}
+
+    first = topic.posts.get(number=1)
+    moved = bumped(
+        committed,
+        lambda: services.edit_post(post=first, editor=topic.author, text="Same", title="Renamed"),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {
+        topic_generation(topic.pk),
+        topic_page_generation(topic.pk, 1),
+        forum_generation(topic.forum_id),
+        INDEX,
+    }
+
+
+def test_a_recommended_post_is_on_the_first_page_too_until_it_is_deleted(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    replies = make_replies(topic, 21)
+    on_page_2 = replies[-1]
+    moderator = make_moderator()
+
+    moved = bumped(
+        committed,
+        lambda: services.recommend_post(post=on_page_2, moderator=moderator),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {topic_generation(topic.pk), topic_page_generation(topic.pk, 2)}
+
+    moved = bumped(
+        committed,
+        lambda: services.edit_post(post=on_page_2, editor=moderator, text="Tidied"),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {topic_page_generation(topic.pk, 1), topic_page_generation(topic.pk, 2)}
+
+    moved = bumped(
+        committed,
+        lambda: services.delete_post(post=on_page_2, actor=moderator),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {
+        topic_page_generation(topic.pk, 1),
+        topic_page_generation(topic.pk, 2),
+        forum_generation(topic.forum_id),
+        INDEX,
+    }
+
+    replies[0].refresh_from_db()
+    moved = bumped(
+        committed,
+        lambda: services.unrecommend_post(post=replies[0], moderator=moderator),
+        *topic_pages(topic, 2),
+    )
+    assert moved == {topic_generation(topic.pk), topic_page_generation(topic.pk, 1)}
+
+
+def test_deleting_a_reply_bumps_its_page_and_deleting_the_topic_every_page(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    (reply,) = make_replies(topic, 1)
+
+    moved = bumped(
+        committed,
+        lambda: services.delete_post(post=reply, actor=reply.author),
+        *topic_pages(topic, 1),
+    )
+    assert moved == {
+        topic_page_generation(topic.pk, 1),
+        forum_generation(topic.forum_id),
+        INDEX,
+    }
+
+    lonely = make_topic(title="Nobody answers")
+    moved = bumped(
+        committed,
+        lambda: services.delete_post(post=lonely.posts.get(), actor=lonely.author),
+        *topic_pages(lonely, 1),
+    )
+    assert moved == set(topic_pages(lonely, 1))
+
+
+def read_as_guest(url: str) -> str:
+    """Return whether a guest's read of `url` came from the page cache ("hit") or not."""
+    response = Client(headers={"user-agent": "a guest"}).get(url)
+    assert response.status_code == 200, url
+    return str(response[page_cache.CACHE_HEADER])
+
+
+def test_a_reply_on_the_last_page_leaves_guests_their_copy_of_the_first(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    make_replies(topic, 23)
+    first, last = topic.get_absolute_url(), topic.get_absolute_url() + "?page=2"
+    read_as_guest(first), read_as_guest(last)
+
+    committed(lambda: services.reply(topic=topic, author=topic.author, text="Number 25"))
+
+    assert read_as_guest(first) == "hit"
+    assert read_as_guest(last) == "miss"
+
+
+def test_a_reply_that_starts_a_new_page_drops_the_first_pages_copy_for_its_pagination(
+    committed: Committed,
+) -> None:
+    topic = make_topic()
+    make_replies(topic, 39)
+    first = topic.get_absolute_url()
+    read_as_guest(first)
+
+    committed(lambda: services.reply(topic=topic, author=topic.author, text="Number 41"))
+
+    assert read_as_guest(first) == "miss"
+    assert "Page 1 of 3" in Client().get(first).content.decode()
+
+
+def test_an_edit_on_the_second_page_drops_only_that_pages_copy(committed: Committed) -> None:
+    topic = make_topic()
+    on_page_2 = make_replies(topic, 21)[-1]
+    first, second = topic.get_absolute_url(), topic.get_absolute_url() + "?page=2"
+    read_as_guest(first), read_as_guest(second)
+
+    committed(lambda: services.edit_post(post=on_page_2, editor=on_page_2.author, text="Fixed"))
+
+    assert read_as_guest(first) == "hit"
+    assert read_as_guest(second) == "miss"
