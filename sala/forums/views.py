@@ -374,10 +374,14 @@ def quote_markdown(post: Post) -> str:
 
 def post_permalink(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Send a post's link to the page it is on, scrolled to it."""
-    post = selectors.get_topic_post(topic_id, number)
-    topic = post.topic
+    return _to_its_page(selectors.get_topic_post(topic_id, number))
+
+
+def _to_its_page(post: Post) -> HttpResponse:
+    """Send the browser to the topic page that shows `post`, scrolled to it: after a
+    write, straight there rather than through its permalink, a request less."""
     suffix = f"?page={post.page}" if post.page > 1 else ""
-    return redirect(f"{topic.get_absolute_url()}{suffix}#post-{post.number}")
+    return redirect(f"{post.topic.get_absolute_url()}{suffix}#post-{post.number}")
 
 
 @login_required
@@ -425,7 +429,7 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
                     text=form.cleaned_data["text"],
                     submission_key=form.cleaned_data["submission_key"],
                 )
-                return redirect(post)
+                return _to_its_page(post)
     else:
         form = _reply_form_for(request, topic, member) or ReplyForm()
     return render(request, "forums/reply.html", {"topic": topic, "form": form, "preview": preview})
@@ -452,7 +456,7 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
                     text=form.cleaned_data["text"],
                     title=form.cleaned_data.get("title"),
                 )
-                return redirect(post)
+                return _to_its_page(post)
     else:
         form = EditPostForm(
             initial={"text": post.text, "title": topic.title}, with_title=post.is_first
@@ -478,7 +482,7 @@ def delete_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> 
             messages.success(request, _("Your topic was deleted."))
             return redirect(topic.forum)
         messages.success(request, _("Your post was deleted."))
-        return redirect(post)
+        return _to_its_page(post)
     return render(request, "forums/delete_post.html", {"topic": topic, "post": post})
 
 

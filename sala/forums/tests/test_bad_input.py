@@ -743,7 +743,7 @@ def test_posting_the_same_reply_form_twice_gives_one_reply_and_both_land_on_it(
     second = client.post(world.url("reply"), data)
 
     assert first.status_code == second.status_code == 302
-    assert first["Location"] == second["Location"] == world.url("post", 3)
+    assert first["Location"] == second["Location"] == f"{world.url('topic')}#post-3"
     assert Post.objects.count() == posts_before + 1
     world.refresh()
     assert world.topic.reply_count == 2
