@@ -460,15 +460,25 @@ class CachedPage:
         return HttpResponse(self.body, headers=self.headers)
 
 
-class PageStore:
+class Stored(Protocol):
+    """What a PageStore keeps: something with a size in bytes and a moment it expires."""
+
+    @property
+    def expires(self) -> float: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+class PageStore[K: Hashable, P: Stored]:
     """Pages in this process's memory, the least recently read dropped past `max_bytes`."""
 
     def __init__(self) -> None:
-        self._pages: OrderedDict[Key, CachedPage] = OrderedDict()
+        self._pages: OrderedDict[K, P] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Key, now: float) -> CachedPage | None:
+    def get(self, key: K, now: float) -> P | None:
         """Return the page stored under `key` unless it expired before `now`."""
         with self._lock:
             page = self._pages.get(key)
@@ -480,7 +490,7 @@ class PageStore:
             self._pages.move_to_end(key)
             return page
 
-    def put(self, key: Key, page: CachedPage, *, max_bytes: int) -> None:
+    def put(self, key: K, page: P, *, max_bytes: int) -> None:
         if page.size > max_bytes:
             return
         with self._lock:
@@ -491,7 +501,7 @@ class PageStore:
             while self._bytes > max_bytes:
                 self._remove(next(iter(self._pages)))
 
-    def discard(self, key: Key, page: CachedPage) -> None:
+    def discard(self, key: K, page: P) -> None:
         """Drop `page` from `key`, unless another request stored a newer one meanwhile."""
         with self._lock:
             if self._pages.get(key) is page:
@@ -509,11 +519,11 @@ class PageStore:
     def size(self) -> int:
         return self._bytes
 
-    def _remove(self, key: Key) -> None:
+    def _remove(self, key: K) -> None:
         self._bytes -= self._pages.pop(key).size
 
 
-_pages = PageStore()
+_pages: PageStore[Key, CachedPage] = PageStore()
 
 
 class _RecentKeys:

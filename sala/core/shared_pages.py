@@ -16,11 +16,9 @@ as one; they never reach a browser. docs/subsystems/caching.md has the whole des
 
 import re
 import secrets
-import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +27,8 @@ from django.contrib.messages import get_messages
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+
+from sala.core.page_cache import PageStore
 
 #: Names every marker of this process, so no text from members can forge one.
 _SECRET = secrets.token_hex(12)
@@ -92,60 +92,19 @@ class SharedPage:
         return len(self.html) + 500
 
 
-class SharedPageStore:
-    """Shared renders in this process's memory, the least recently read dropped past
-    `max_bytes`."""
-
-    def __init__(self) -> None:
-        self._pages: OrderedDict[tuple[str, ...], SharedPage] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | None:
-        """Return the render under `key` if it was made under generations `values` and
-        has not expired."""
-        if values is None:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            page = self._pages.get(key)
-            if page is None:
-                return None
-            if page.generation_values != values or page.expires <= now:
-                self._remove(key)
-                return None
-            self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: tuple[str, ...], page: SharedPage, *, max_bytes: int) -> None:
-        if page.size > max_bytes:
-            return
-        with self._lock:
-            if key in self._pages:
-                self._remove(key)
-            self._pages[key] = page
-            self._bytes += page.size
-            while self._bytes > max_bytes:
-                self._remove(next(iter(self._pages)))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._pages)
-
-    def _remove(self, key: tuple[str, ...]) -> None:
-        self._bytes -= self._pages.pop(key).size
-
-
-_store = SharedPageStore()
+_store: PageStore[tuple[str, ...], SharedPage] = PageStore()
 
 
 def get(key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | None:
-    """Return this process's shared render under `key`, if still current for `values`."""
-    return _store.get(key, values)
+    """Return this process's shared render under `key`, if made under generations
+    `values` and not expired."""
+    if values is None:
+        return None
+    page = _store.get(key, time.monotonic())
+    if page is not None and page.generation_values != values:
+        _store.discard(key, page)
+        return None
+    return page
 
 
 def keep(key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **facts: Any) -> None:
@@ -161,9 +120,6 @@ def keep(key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **fact
 def reset() -> None:
     """Forget every shared render of this process (for tests)."""
     _store.clear()
-
-
-Personal = Callable[[str], str]
 
 
 def fill(

@@ -705,7 +705,7 @@ def test_the_mirror_starts_afresh_when_the_subscription_is_back(
 
 
 def test_the_store_drops_the_least_recently_read_pages_past_its_size() -> None:
-    store = PageStore()
+    store: PageStore[page_cache.Key, page_cache.CachedPage] = PageStore()
 
     def page(size: int) -> page_cache.CachedPage:
         return page_cache.CachedPage(b"", {}, (), (), None, time.monotonic() + 60, size)
