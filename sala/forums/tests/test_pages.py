@@ -1,5 +1,8 @@
 """The forum pages as readers meet them, and what each costs in queries."""
 
+import re
+import uuid
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -10,7 +13,7 @@ from sala.accounts.tests.factories import make_member
 from sala.core import local_memo, page_cache, shared_pages
 from sala.core.buffered_counts import get_counter
 from sala.forums import services
-from sala.forums.models import Forum, Topic
+from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -213,15 +216,18 @@ def test_a_reply_lands_the_member_on_their_post_with_counts_updated(client: Clie
     topic = make_topic()
     member = make_member(username="oskar")
     client.force_login(member)
-    form = client.get(topic.get_absolute_url()).context["reply_form"]
+    html = client.get(topic.get_absolute_url()).content.decode()
+    key = re.search(r'name="submission_key" value="([0-9a-f-]{36})"', html)
+    assert key, "the reply box carries a submission key"
     response = client.post(
         f"{topic.get_absolute_url()}reply/",
-        {"text": "My reply", "submission_key": form.initial["submission_key"], "action": "post"},
+        {"text": "My reply", "submission_key": key[1], "action": "post"},
     )
     assert response.status_code == 302
     assert response["Location"] == f"{topic.get_absolute_url()}#post-2"  # straight to it
     topic.refresh_from_db()
     assert topic.reply_count == 1
+    assert Post.objects.get(topic=topic, number=2).submission_key == uuid.UUID(key[1])
 
 
 def test_preview_shows_the_cooked_text_and_posts_nothing(client: Client) -> None:
