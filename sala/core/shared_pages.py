@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 
+from sala.core import page_cache
 from sala.core.page_cache import PageStore
 
 #: Names every marker of this process, so no text from members can forge one.
@@ -110,7 +111,8 @@ def get(key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | No
 def keep(key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **facts: Any) -> None:
     """Keep `html`, rendered under generations `values`, for the next member's request
     (unless the generations could not be read, or shared renders are off)."""
-    seconds = settings.SALA_GUEST_CACHE_SECONDS
+    # Capped like guest pages: a render must not outlive the generations it was made under.
+    seconds = min(settings.SALA_GUEST_CACHE_SECONDS, page_cache.MAX_SECONDS)
     if values is None or seconds <= 0:
         return
     page = SharedPage(html, values, time.monotonic() + seconds, facts)

@@ -7,6 +7,9 @@ if (notice && "EventSource" in window) {
   const status = notice.querySelector(".live-notice__status");
   let shown = Number(notice.dataset.lastNumber);
   let newest = shown;
+  // Pages before the last may be a cached copy that knew fewer posts than the topic has:
+  // there, replies are counted from the first one heard while the page is open.
+  let counting = Boolean(notice.dataset.lastPage);
 
   const announce = () => {
     const count = newest - shown;
@@ -43,7 +46,12 @@ if (notice && "EventSource" in window) {
     if (block) block.replaceWith(replacement);
   });
   stream.addEventListener("reply", (event) => {
-    newest = Math.max(newest, Number(JSON.parse(event.data).number));
+    const number = Number(JSON.parse(event.data).number);
+    if (!counting) {
+      shown = Math.max(shown, number - 1);
+      counting = true;
+    }
+    newest = Math.max(newest, number);
     announce();
   });
   const refreshPost = async (event) => {
