@@ -8,6 +8,16 @@ from typing import Self
 
 from playwright.sync_api import Locator, Page, expect
 
+
+def post_reply(page: Page, text: str, *, lands_on: int | None = None) -> None:
+    """Write `text` in the topic page's reply box and submit it; with `lands_on`, wait
+    until the browser lands on that post."""
+    page.get_by_label("Your reply").fill(text)
+    page.get_by_role("button", name="Submit Reply").click()
+    if lands_on is not None:
+        page.wait_for_url(f"**#post-{lands_on}")
+
+
 #: The link a mail carries: `confirm-email/<key>/`, `password/reset/key/<uid>-<key>/`.
 MAILED_LINK = re.compile(r"https?://\S+/accounts/\S+/")
 

@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, expect
 from conftest import LiveSala, PageChecker
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.tests.factories import make_replies, make_topic
-from tests.e2e.pages import SignInPage
+from tests.e2e.pages import SignInPage, post_reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,9 +32,7 @@ def test_browsing_and_new_replies_appear_in_an_open_page_without_reload(
     expect(browsing).to_contain_text("Marta Q", timeout=2_000)
     expect(browsing).to_contain_text("1 member")
 
-    writer.get_by_label("Your reply").fill("A reply while you read.")
-    writer.get_by_role("button", name="Submit Reply").click()
-    writer.wait_for_url("**#post-2")
+    post_reply(writer, "A reply while you read.", lands_on=2)
 
     new_replies = reader.get_by_role("button", name="1 new reply")
     expect(new_replies).to_be_visible(timeout=2_000)
@@ -68,9 +66,7 @@ def test_an_earlier_page_counts_only_the_replies_that_come_while_it_is_open(
     writer.goto(asgi_server.url + "/accounts/login/")
     SignInPage(writer, asgi_server.url).sign_in(login="writer", password=DEFAULT_PASSWORD)
     writer.goto(f"{first_page}?page=2")
-    writer.get_by_label("Your reply").fill("The twenty-fifth post.")
-    writer.get_by_role("button", name="Submit Reply").click()
-    writer.wait_for_url("**#post-25")
+    post_reply(writer, "The twenty-fifth post.", lands_on=25)
 
     new_replies = reader.get_by_role("button", name="1 new reply")
     expect(new_replies).to_be_visible(timeout=2_000)

@@ -20,7 +20,7 @@ from conftest import (
 )
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.tests.factories import make_topic
-from tests.e2e.pages import SignInPage
+from tests.e2e.pages import SignInPage, post_reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -86,9 +86,7 @@ def test_two_nodes_sharing_a_database_and_redis_show_each_others_readers_and_rep
     expect(browsing).to_contain_text("1 member")
     page_checker.check(reader)
 
-    writer.get_by_label("Your reply").fill("A reply from the other node.")
-    writer.get_by_role("button", name="Submit Reply").click()
-    writer.wait_for_url("**#post-2")
+    post_reply(writer, "A reply from the other node.", lands_on=2)
 
     new_replies = reader.get_by_role("button", name="1 new reply")
     expect(new_replies).to_be_visible(timeout=2_000)

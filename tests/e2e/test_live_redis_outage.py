@@ -15,7 +15,7 @@ from conftest import SmtpSink, free_port, server_environment, start_server
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums.models import Post
 from sala.forums.tests.factories import make_topic
-from tests.e2e.pages import SignInPage
+from tests.e2e.pages import SignInPage, post_reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,11 +87,6 @@ def redis_server() -> Iterator[RedisServer]:
 def sign_in(page: Page, base_url: str, username: str) -> None:
     page.goto(base_url + "/accounts/login/")
     SignInPage(page, base_url).sign_in(login=username, password=DEFAULT_PASSWORD)
-
-
-def post_reply(page: Page, text: str) -> None:
-    page.get_by_label("Your reply").fill(text)
-    page.get_by_role("button", name="Submit Reply").click()
 
 
 def test_pages_and_posting_survive_a_redis_restart_and_live_updates_resume(
