@@ -142,10 +142,13 @@ else:
 # --- Accounts ---------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+#: Django's and allauth's backends, each remembering members between requests
+#: (sala/accounts/remembered.py); sessions in the database, remembered the same way.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "sala.accounts.remembered.ModelBackend",
+    "sala.accounts.remembered.AuthenticationBackend",
 ]
+SESSION_ENGINE = "sala.accounts.remembered"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -6,3 +6,8 @@ class AccountsConfig(AppConfig):
     name = "sala.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        # Every process that saves a member must tell the others' memories, not only the
+        # web workers that sign members in (sala/accounts/remembered.py).
+        from sala.accounts import remembered  # noqa: F401

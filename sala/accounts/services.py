@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from sala.accounts import remembered
 from sala.accounts.models import User
 
 #: How stale "last seen" may get before a member's request refreshes it.
@@ -59,6 +60,7 @@ def touch_last_seen(*, member: User, now: datetime | None = None) -> None:
         return
     User.objects.filter(pk=member.pk).update(last_seen=now)
     member.last_seen = now
+    remembered.forget_member(member.pk)
 
 
 @transaction.atomic
