@@ -27,13 +27,14 @@ from django.contrib.messages import get_messages
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+from django.utils import translation
 
-from sala.core import page_cache
+from sala.core import local_memo, page_cache
 from sala.core.page_cache import PageStore
 
 #: Names every marker of this process, so no text from members can forge one.
 _SECRET = secrets.token_hex(12)
-_MARKER = re.compile(rf"@hole\.{_SECRET}\.(\w+)\.([\w./-]*)@")
+_MARKER = re.compile(rf"@hole\.{_SECRET}\.([\w-]+)\.([\w./-]*)@")
 
 #: The context variable that tells templates they are rendering the shared page.
 SHARED = "shared_render"
@@ -80,9 +81,13 @@ def personal(template_name: str) -> str:
 
 @dataclass(frozen=True)
 class SharedPage:
-    """A shared render and what the view needs to answer from it without reading again."""
+    """A shared render, cut at its markers once so each request only joins its pieces,
+    and what the view needs to answer from it without reading again."""
 
-    html: str
+    #: The render's text between markers: one more piece than there are markers.
+    pieces: tuple[str, ...]
+    #: Each marker's kind and argument, in order: marker i sits after pieces[i].
+    markers: tuple[tuple[str, str], ...]
     generation_values: tuple[int, ...]
     expires: float
     #: What the view keeps about the page (the topic's number of the last post shown...).
@@ -90,7 +95,20 @@ class SharedPage:
 
     @property
     def size(self) -> int:
-        return len(self.html) + 500
+        return sum(map(len, self.pieces)) + 100 * len(self.markers) + 500
+
+
+def _cut(html: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Return `html`'s text between markers, and the markers."""
+    pieces: list[str] = []
+    markers: list[tuple[str, str]] = []
+    start = 0
+    for found in _MARKER.finditer(html):
+        pieces.append(html[start : found.start()])
+        markers.append((found[1], found[2]))
+        start = found.end()
+    pieces.append(html[start:])
+    return tuple(pieces), tuple(markers)
 
 
 _store: PageStore[tuple[str, ...], SharedPage] = PageStore()
@@ -108,15 +126,19 @@ def get(key: tuple[str, ...], values: tuple[int, ...] | None) -> SharedPage | No
     return page
 
 
-def keep(key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **facts: Any) -> None:
-    """Keep `html`, rendered under generations `values`, for the next member's request
-    (unless the generations could not be read, or shared renders are off)."""
+def keep(
+    key: tuple[str, ...], html: str, values: tuple[int, ...] | None, **facts: Any
+) -> SharedPage:
+    """Return the shared render `html`, rendered under generations `values`, ready to
+    fill; keep it for the next member's request (unless the generations could not be
+    read, or shared renders are off)."""
     # Capped like guest pages: a render must not outlive the generations it was made under.
     seconds = min(settings.SALA_GUEST_CACHE_SECONDS, page_cache.MAX_SECONDS)
-    if values is None or seconds <= 0:
-        return
-    page = SharedPage(html, values, time.monotonic() + seconds, facts)
-    _store.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
+    pieces, markers = _cut(html)
+    page = SharedPage(pieces, markers, values or (), time.monotonic() + seconds, facts)
+    if values is not None and seconds > 0:
+        _store.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
+    return page
 
 
 def reset() -> None:
@@ -125,13 +147,13 @@ def reset() -> None:
 
 
 def fill(
-    html: str,
+    page: SharedPage,
     request: HttpRequest,
     *,
     rendered: Mapping[str, str] | None = None,
     is_moderator: bool = False,
 ) -> str:
-    """Return the shared render `html` with the member's own parts in place of its markers.
+    """Return the shared render `page` with the member's own parts in place of its markers.
 
     Personal templates are taken from `rendered` (by template name) when the view has
     them already, else rendered once each with what is the member's own: `request`,
@@ -149,33 +171,53 @@ def fill(
         "messages": get_messages(request),
         "csrf_token": token,
     }
-
-    def replace(match: re.Match[str]) -> str:
-        kind, argument = match[1], match[2]
-        if kind == "csrf":
-            return token
-        if kind == "submission":
-            return str(uuid.uuid4())
-        if kind == "personal":
+    pieces = page.pieces
+    out = [pieces[0]]
+    hidden = False  # inside an `owner_only` part that is not this member's
+    for (kind, argument), piece in zip(page.markers, pieces[1:], strict=True):
+        if kind == "own":
+            hidden = not (is_moderator or argument == member_id)
+        elif kind == "own-end":
+            hidden = False
+        elif hidden:
+            pass
+        elif kind == "csrf":
+            out.append(token)
+        elif kind == "submission":
+            out.append(str(uuid.uuid4()))
+        elif kind == "personal":
             if argument not in rendered:
-                rendered[argument] = render_to_string(argument, own)
-            return rendered[argument]
-        raise ValueError(f"Unknown marker {kind!r} in a shared render")
+                if argument == MEMBER_MENU:
+                    rendered[argument] = _member_menu(request.user, token)
+                else:
+                    rendered[argument] = render_to_string(argument, own)
+            out.append(rendered[argument])
+        else:
+            raise ValueError(f"Unknown marker {kind!r} in a shared render")
+        if not hidden:
+            out.append(piece)
+    return "".join(out)
 
-    html = _drop_others_own(html, member_id, keep_all=is_moderator)
-    return _MARKER.sub(replace, html)
+
+#: The member menu: what it shows is all in `_member_menu`'s key (its template says so).
+MEMBER_MENU = "_member_menu.html"
+#: Member menus as rendered lately, with a marker for their CSRF token, by what they show.
+_menus = local_memo.memo(seconds=60, size=10_000)
 
 
-_OWN = re.compile(
-    rf"@hole\.{_SECRET}\.own\.(\d+)@(.*?)@hole\.{_SECRET}\.own-end\.@", flags=re.DOTALL
-)
-
-
-def _drop_others_own(html: str, member_id: str, *, keep_all: bool) -> str:
-    """Keep what `owner_only` wrapped where `member_id` is the author (everywhere when
-    `keep_all`), drop the rest."""
-
-    def keep_or_drop(match: re.Match[str]) -> str:
-        return match[2] if keep_all or match[1] == member_id else ""
-
-    return _OWN.sub(keep_or_drop, html)
+def _member_menu(member: Any, token: str) -> str:
+    """Return `member`'s menu with `token` in its sign-out form, rendered once a minute
+    per member and language (a render was a fifth of a member's read)."""
+    key = (
+        translation.get_language(),
+        member.pk,
+        member.username,
+        member.display_name,
+        str(member.avatar),
+        member.is_staff,
+    )
+    html = _menus.get(key)
+    if not isinstance(html, str):
+        html = render_to_string(MEMBER_MENU, {"user": member, "csrf_token": CSRF_TOKEN})
+        _menus.put(key, html)
+    return html.replace(CSRF_TOKEN, token)

@@ -32,7 +32,7 @@ from sala.forums.forms import (
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
 from sala.live.online import SITE, get_online
-from sala.live.presence import get_presence, visitor_key
+from sala.live.presence import Browsing, get_presence, visitor_key
 
 
 def _member(request: HttpRequest) -> User:
@@ -252,17 +252,15 @@ def _member_topic(
             "csrf_token": shared_pages.CSRF_TOKEN,
             "user": shared_pages.SHARED_MEMBER,
         }
-        html: str = render_to_string("forums/topic.html", context, request)
+        html = render_to_string("forums/topic.html", context, request)
         last_read = topic_page.posts[-1].number if topic_page.posts else 0
-        shared_pages.keep(key, html, values, last_read=last_read)
-    else:
-        html, last_read = shared.html, shared.facts["last_read"]
+        shared = shared_pages.keep(key, html, values, last_read=last_read)
     parts = _browsing_html(request, topic_id, member)
     if not messages.get_messages(request):
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
-    _mark_read(member, topic_id, last_read)
+    _mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
-        shared_pages.fill(html, request, rendered=parts, is_moderator=is_moderator),
+        shared_pages.fill(shared, request, rendered=parts, is_moderator=is_moderator),
         headers={shared_pages.HEADER: answered},
     )
 
@@ -318,6 +316,11 @@ def _topic_moved(topic: Topic, page: int) -> HttpResponse:
     return HttpResponseRedirect(topic.get_absolute_url() + suffix, status=301)
 
 
+#: Who browses each topic, as read lately: with Redis, a round trip per read otherwise.
+#: Others arriving show within these seconds (the live stream shows them at once).
+_browsing_now = local_memo.memo(seconds=2, size=10_000)
+
+
 def _browsing(request: HttpRequest, topic_id: int, member: User | None) -> dict[str, Any]:
     """Record the visitor as browsing the topic (and count the view); return who is.
 
@@ -334,7 +337,11 @@ def _browsing(request: HttpRequest, topic_id: int, member: User | None) -> dict[
             visitor_key=visitor,
             hidden=hidden,
         )
-    browsing = presence.browsing(topic_id)
+        _browsing_now.put(topic_id, None)  # the visitor sees themselves listed at once
+    browsing = _browsing_now.get(topic_id)
+    if not isinstance(browsing, Browsing):
+        browsing = presence.browsing(topic_id)
+        _browsing_now.put(topic_id, browsing)
     _count_view(topic_id)
     return {
         "browsing_members": selectors.list_browsing_members(browsing),

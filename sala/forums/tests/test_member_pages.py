@@ -175,3 +175,28 @@ def test_a_members_read_from_the_shared_render_keeps_to_its_query_budget(topic: 
         _, cache = read(ivo, topic.get_absolute_url())
     assert cache == "hit"
     assert len(queries) <= SHARED_READ_BUDGET, [q["sql"][:200] for q in queries]
+
+
+def test_the_member_menu_shows_a_new_name_at_once_and_signs_out_with_the_members_token(
+    topic: Topic, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    rosa = User.objects.get(username="rosa")
+    client = signed_in(rosa)
+    client.handler.enforce_csrf_checks = True
+    read(client, topic.get_absolute_url())
+    rosa.display_name = "Rosa F."
+    with django_capture_on_commit_callbacks(execute=True):
+        rosa.save(update_fields=["display_name"])
+
+    html, _ = read(client, topic.get_absolute_url())
+
+    assert '<span class="menu__label">Rosa F.</span>' in html
+    sign_out = re.search(
+        r'action="/accounts/logout/">\s*<input type="hidden" name="csrfmiddlewaretoken" '
+        r'value="([^"]+)"',
+        html,
+    )
+    assert sign_out
+    response = client.post("/accounts/logout/", {"csrfmiddlewaretoken": sign_out[1]})
+    assert response.status_code == 302
+    assert b"menu__label" not in client.get(topic.get_absolute_url()).content
