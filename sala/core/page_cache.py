@@ -423,6 +423,7 @@ def reset() -> None:
     _recent.clear()
     _languages.clear()
     _hosts.clear()
+    _known.clear()
     if get_generations.cache_info().currsize:
         generations = get_generations()
         if isinstance(generations, RedisGenerations):
@@ -752,6 +753,12 @@ class GuestPageCacheFront:
         self.application = application
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        signature = _signature(environ)
+        known = _known.get(signature) if signature is not None else None
+        if known is not None:
+            answered = self._answer(known, _HitRequest(environ), start_response)
+            if answered is not None:
+                return answered
         # On a copy: a WSGIRequest decodes PATH_INFO in its environ, and Django's own
         # would decode it again (breaking any path that is not ASCII).
         request = WSGIRequest(environ.copy())
@@ -759,20 +766,37 @@ class GuestPageCacheFront:
         if key is None:
             return self.application(environ, start_response)
         secure = request.is_secure()
-        page = _pages.get(key, time.monotonic())
-        if page is None or not self._middleware_would_answer(request, secure):
+        if not self._middleware_would_answer(request, secure):
             return self._through_django(environ, start_response, secure)
-        headers = page.sent_headers.get(secure)
+        known = _Known(key, secure)
+        answered = self._answer(known, request, start_response)
+        if answered is None:
+            return self._through_django(environ, start_response, secure)
+        if signature is not None:
+            if len(_known) >= KNOWN_REQUESTS:
+                _known.clear()
+            _known[signature] = known
+        return answered
+
+    def _answer(
+        self, known: "_Known", request: HttpRequest, start_response: StartResponse
+    ) -> list[bytes] | None:
+        """Answer with the stored page `known` names if it is current and its headers are
+        learnt, recording the hit; return None to let Django answer instead."""
+        page = _pages.get(known.key, time.monotonic())
+        if page is None:
+            return None
+        headers = page.sent_headers.get(known.secure)
         if (
             headers is None
             or get_generations().read(page.generation_names) != page.generation_values
         ):
-            return self._through_django(environ, start_response, secure)
+            return None
         if page.on_hit is not None:
             try:
                 self._record_hit(page.on_hit, request)
             except Exception:
-                return self._through_django(environ, start_response, secure)
+                return None
         start_response("200 OK", headers)
         return [page.body]
 
@@ -783,7 +807,7 @@ class GuestPageCacheFront:
             return False
         return _allowed_host(request, secure)
 
-    def _record_hit(self, on_hit: OnHit, request: WSGIRequest) -> None:
+    def _record_hit(self, on_hit: OnHit, request: HttpRequest) -> None:
         try:
             on_hit(request)
         finally:
@@ -810,6 +834,61 @@ class GuestPageCacheFront:
             return start_response(status, headers, exc_info)
 
         return self.application(environ, start_and_learn)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the checks in front of Django made of a request: its page's key, and whether
+    it came over HTTPS (its host allowed, no redirect due)."""
+
+    key: Key
+    secure: bool
+
+
+#: The environ entries every check in front of Django reads for a request without
+#: cookies or credentials: the method, the path and query, the language asked for, the
+#: scheme, and everything the host is taken from (and SECURE_PROXY_SSL_HEADER's header).
+_SIGNATURE_ENTRIES = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "HTTP_ACCEPT_LANGUAGE",
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "HTTP_X_FORWARDED_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_X_FORWARDED_PORT",
+)
+#: How many requests `_known` remembers (a few per page a site's guests read); past that
+#: it starts afresh.
+KNOWN_REQUESTS = 10_000
+#: Requests already checked in full, by signature, with what the checks made of them: a
+#: request with the same signature gets the same answers, so only the page is looked up.
+_known: dict[tuple[object, ...], _Known] = {}
+
+
+def _signature(environ: WSGIEnvironment) -> tuple[object, ...] | None:
+    """Return what the checks in front of Django read of `environ`; None for a request
+    with cookies or credentials (which the checks read in full every time)."""
+    if "HTTP_COOKIE" in environ or "HTTP_AUTHORIZATION" in environ:
+        return None
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    scheme_from_proxy = environ.get(proxy_header[0]) if proxy_header else None
+    return (*map(environ.get, _SIGNATURE_ENTRIES), scheme_from_proxy)
+
+
+class _HitRequest(HttpRequest):
+    """The request an `on_hit` gets for a hit answered from a known signature: its
+    method, path and META (the environ, read only), no cookies. Building Django's
+    WSGIRequest (body stream, content type, decoded paths) costs more than the hit."""
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self.META = environ
+        self.method = environ["REQUEST_METHOD"]
+        self.path = self.path_info = environ.get("PATH_INFO", "")
+        self.COOKIES = {}
 
 
 def _allowed_host(request: HttpRequest, secure: bool) -> bool:

@@ -961,6 +961,44 @@ def test_the_front_leaves_members_and_other_requests_to_django(settings: Setting
 
 
 @front_test
+def test_the_front_trusts_what_it_checked_only_for_a_request_that_reads_the_same(
+    settings: Settings,
+) -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url)
+    assert not front.get(url).by_django, "checked in full, then answered in front"
+    assert not front.get(url, user_agent="another reader").by_django, "as checked before"
+
+    other_host = front.get(url, host="evil.example")
+    member = front.get(url, cookie=f"{settings.SESSION_COOKIE_NAME}=whatever")
+    credentials = front.get(url, authorization="Basic cm9zYTpzZWNyZXQ=")
+    french = front.get(url, accept_language="fr")
+    over_https = front.get(url, secure=True)
+
+    assert other_host.status.startswith("400")
+    assert member.by_django and member.header(CACHE_HEADER) is None
+    assert credentials.by_django and credentials.header(CACHE_HEADER) is None
+    assert french.by_django and french.header("Content-Language") == "fr"
+    assert over_https.by_django
+    assert not front.get(url).by_django
+
+
+@front_test
+def test_a_new_setting_makes_the_front_check_every_request_in_full(settings: Settings) -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url), front.get(url)
+    assert not front.get(url).by_django
+
+    settings.ALLOWED_HOSTS = ["forum.example"]
+    for _ in range(3):
+        assert front.get(url, host="forum.example").status == "200 OK"
+
+    assert front.get(url).status.startswith("400")
+
+
+@front_test
 def test_a_write_sends_the_next_read_through_django_to_be_rendered() -> None:
     front = Front()
     topic = make_topic()
