@@ -422,10 +422,11 @@ def create_topic(request: HttpRequest) -> HttpResponse:
 def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Post a reply (or preview it, or add an image to it) and land on it."""
     member = _member(request)
-    topic = selectors.get_topic(topic_id)
-    permissions.check_reply(member, topic)
     preview = None
     if request.method == "POST":
+        # Only what posting reads, for the busiest write; the page, if shown, has it all.
+        topic = selectors.get_topic_to_reply(topic_id)
+        permissions.check_reply(member, topic)
         form = ReplyForm(request.POST, request.FILES)
         if form.is_valid():
             preview = _preview_or_attach(request, form)
@@ -437,7 +438,11 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
                     submission_key=form.cleaned_data["submission_key"],
                 )
                 return _to_its_page(post)
+        # Shown again (a preview, a mistake to mend): the page shows the forum and more.
+        topic = selectors.get_topic(topic_id)
     else:
+        topic = selectors.get_topic(topic_id)
+        permissions.check_reply(member, topic)
         form = _reply_form_for(request, topic, member) or ReplyForm()
     return render(request, "forums/reply.html", {"topic": topic, "form": form, "preview": preview})
 

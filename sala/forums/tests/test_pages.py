@@ -341,3 +341,27 @@ def test_an_impossibly_large_id_is_not_found_rather_than_an_error(
     client: Client, path: str
 ) -> None:
     assert client.get(path).status_code == 404
+
+
+def test_posting_a_reply_costs_the_same_queries_in_a_long_topic_and_joins_nothing(
+    client: Client,
+) -> None:
+    client.force_login(make_member(username="writer"))
+    short, long = make_topic(title="A short one"), make_topic(title="A long one")
+    make_replies(long, 60)
+
+    def post_reply(topic: Topic) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                f"{topic.get_absolute_url()}reply/",
+                {"text": "Agreed.", "submission_key": str(uuid.uuid4()), "action": "post"},
+            )
+        assert response.status_code == 302
+        return [query["sql"] for query in queries]
+
+    post_reply(short)  # also records "last seen", which changes the member's row
+    post_reply(short)  # loads it again
+    in_short, in_long = post_reply(short), post_reply(long)
+
+    assert len(in_short) == len(in_long)
+    assert not any(" JOIN " in sql for sql in in_long), "the topic's row is all a reply reads"
