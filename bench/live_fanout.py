@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procinfo import command_output, descendants, machine, rss_kib
+from procinfo import command_output, descendants, machine, replace_section, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -426,17 +426,6 @@ def summarise(result: dict[str, Any], args: argparse.Namespace, database: str) -
     return "\n".join(lines)
 
 
-def write_results(path: Path, section: str) -> None:
-    """Replace the "## Live fan-out" section of `path`, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 # --- Main -----------------------------------------------------------------------------------
 
 
@@ -483,7 +472,7 @@ def main() -> int:
         print()
         print(section)
         if args.results:
-            write_results(args.results, section)
+            replace_section(args.results, SECTION, section, missing_goes_first=False)
             print(f"Written to {args.results}")
         log = (data_dir / "server.log").read_text(errors="replace").strip()
         if log:

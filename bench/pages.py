@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procinfo import children, command_output, descendants, machine, rss_kib
+from procinfo import children, command_output, descendants, machine, replace_section, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -1433,19 +1433,6 @@ def summarise(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def write_results(path: Path, section: str) -> None:
-    """Replace the "## Pages" section of `path`, or put it before the first section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        first = re.search(r"^## ", text, re.MULTILINE)
-        at = first.start() if first else len(text)
-        text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 # --- The run --------------------------------------------------------------------------------
 
 
@@ -1785,7 +1772,7 @@ def main() -> int:
         print()
         print(section)
         if args.results:
-            write_results(args.results, section)
+            replace_section(args.results, SECTION, section, missing_goes_first=True)
             say(f"Written to {args.results}")
         return 0
     except BenchError as error:

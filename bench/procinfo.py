@@ -68,3 +68,18 @@ def machine() -> str:
         f"{model}, {os.cpu_count()} cores, {memory} RAM, {platform.machine()}, "
         f"Linux {platform.release()}"
     )
+
+
+def replace_section(path: Path, heading: str, section: str, *, missing_goes_first: bool) -> None:
+    """Put `section` (a Markdown section starting with the line `heading`) in `path` in
+    place of the section it replaces, up to the next "## " heading; a new one goes
+    before the first section or at the end. Every other section is kept as it is."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        first = re.search(r"^## ", text, re.MULTILINE) if missing_goes_first else None
+        at = first.start() if first else len(text)
+        text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
+    path.write_text(text.rstrip("\n") + "\n")

@@ -430,18 +430,18 @@ def unrecommend_post(*, post: Post, moderator: User) -> Post:
     return post
 
 
-def mark_read(*, member: User, topic: Topic, number: int) -> None:
-    """Record that `member` has read `topic` up to post `number` (never backwards).
+def mark_read(*, member: User, topic_id: int, number: int) -> None:
+    """Record that `member` has read topic `topic_id` up to post `number` (never backwards).
 
     One UPDATE once the member has read the topic before; reading page 1 again after the
     last page keeps the furthest point.
     """
-    reads = TopicRead.objects.filter(member=member, topic=topic)
+    reads = TopicRead.objects.filter(member=member, topic_id=topic_id)
     if reads.update(last_number=Greatest("last_number", number)):
         return
     try:
         with transaction.atomic():
-            TopicRead.objects.create(member=member, topic=topic, last_number=number)
+            TopicRead.objects.create(member=member, topic_id=topic_id, last_number=number)
     except IntegrityError:  # another tab of the same member got there first
         reads.update(last_number=Greatest("last_number", number))
 

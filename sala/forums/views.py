@@ -207,7 +207,7 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     if member is not None:
         context["reply_form"] = _reply_form_for(request, topic, member)
         if topic_page.posts:
-            services.mark_read(member=member, topic=topic, number=topic_page.posts[-1].number)
+            services.mark_read(member=member, topic_id=topic.pk, number=topic_page.posts[-1].number)
     return render(request, "forums/topic.html", context)
 
 
@@ -286,7 +286,7 @@ def _mark_read(member: User, topic_id: int, number: int) -> None:
     """Record the member's reading point unless this process recorded it (or further)."""
     marked = _read_marks.get((member.pk, topic_id))
     if number and not (isinstance(marked, int) and marked >= number):
-        services.mark_read(member=member, topic=Topic(pk=topic_id), number=number)
+        services.mark_read(member=member, topic_id=topic_id, number=number)
         _read_marks.put((member.pk, topic_id), number)
 
 
