@@ -102,6 +102,8 @@ RESUBSCRIBE_FIRST = 0.5
 RESUBSCRIBE_MAX = 5.0
 #: The most generations a process mirrors; past it the mirror starts afresh.
 MIRROR_SIZE = 100_000
+#: The most names whose bump failed a process keeps to send again; past it, EVERY_PAGE.
+MAX_UNSENT = 100_000
 #: The response header that says whether a guest page was served from the cache.
 CACHE_HEADER = "X-Sala-Cache"
 
@@ -207,6 +209,8 @@ class RedisGenerations:
             up="The guest page cache is back, Redis answers.",
         )
         self._listening_down = False
+        #: Names whose bump failed, sent with the next bump or when Redis answers again.
+        self._unsent: set[str] = set()
 
     def read(self, names: tuple[str, ...]) -> tuple[int, ...] | None:
         if self.mirroring:
@@ -231,14 +235,20 @@ class RedisGenerations:
 
     def bump(self, names: Iterable[str]) -> None:
         names = list(names)
+        with self._lock:
+            # Bumps an outage kept from Redis go with this one (see _start_mirroring).
+            unsent, self._unsent = self._unsent, set()
+        sending = list(dict.fromkeys([*names, *unsent]))
+        if not sending:
+            return
 
         def bump_all() -> bool:
             pipe = self.client.pipeline(transaction=False)
-            for name in names:
+            for name in sending:
                 pipe.incr(self.prefix + name)
                 pipe.expire(self.prefix + name, GENERATION_LIFETIME)
             # After the INCRs: a process that drops a name on hearing this reads its new value.
-            pipe.publish(self.channel, "\n".join(names))
+            pipe.publish(self.channel, "\n".join(sending))
             pipe.execute()
             return True
 
@@ -246,9 +256,14 @@ class RedisGenerations:
         # This process's readers need not wait for the message to come back.
         self._forget(names)
         if bumped is None:
-            # Other workers may serve what this write changed until their pages expire;
-            # this one at least drops its own.
+            # Other workers may serve what this write changed until Redis answers again and
+            # the bump is sent; this one at least drops its own pages.
             _pages.clear()
+            with self._lock:
+                if len(self._unsent) + len(sending) <= MAX_UNSENT:
+                    self._unsent.update(sending)
+                else:  # past that, the pages at least (sessions and members time out)
+                    self._unsent.add(EVERY_PAGE)
 
     def close(self) -> None:
         """Stop listening for bumps; reads go to Redis every time from now on."""
@@ -268,9 +283,12 @@ class RedisGenerations:
             self._epoch += 1
             self._mirror.clear()
             self.mirroring = True
+            unsent = bool(self._unsent)
         if self._listening_down:
             self._listening_down = False
             logger.info("The guest page cache hears of bumps again.")
+        if unsent:
+            self.bump([])  # Redis answers again: send what an outage kept from it
 
     def _stop_mirroring(self) -> bool:
         """Stop using the mirror, until the next subscription; return whether it was used."""
@@ -424,6 +442,7 @@ def reset() -> None:
     _languages.clear()
     _hosts.clear()
     _known.clear()
+    _settings_entries.cache_clear()
     if get_generations.cache_info().currsize:
         generations = get_generations()
         if isinstance(generations, RedisGenerations):
@@ -756,7 +775,10 @@ class GuestPageCacheFront:
         signature = _signature(environ)
         known = _known.get(signature) if signature is not None else None
         if known is not None:
-            answered = self._answer(known, _HitRequest(environ), start_response)
+            try:
+                answered = self._answer(known, _HitRequest(environ), start_response)
+            except _HitNotRecorded:
+                return self._through_django(environ, start_response, known.secure)
             if answered is not None:
                 return answered
         # On a copy: a WSGIRequest decodes PATH_INFO in its environ, and Django's own
@@ -769,7 +791,10 @@ class GuestPageCacheFront:
         if not self._middleware_would_answer(request, secure):
             return self._through_django(environ, start_response, secure)
         known = _Known(key, secure)
-        answered = self._answer(known, request, start_response)
+        try:
+            answered = self._answer(known, request, start_response)
+        except _HitNotRecorded:
+            answered = None
         if answered is None:
             return self._through_django(environ, start_response, secure)
         if signature is not None:
@@ -782,7 +807,8 @@ class GuestPageCacheFront:
         self, known: "_Known", request: HttpRequest, start_response: StartResponse
     ) -> list[bytes] | None:
         """Answer with the stored page `known` names if it is current and its headers are
-        learnt, recording the hit; return None to let Django answer instead."""
+        learnt, recording the hit; return None to let Django answer instead. Raise
+        _HitNotRecorded if `on_hit` failed: Django answers, and records, instead."""
         page = _pages.get(known.key, time.monotonic())
         if page is None:
             return None
@@ -795,8 +821,8 @@ class GuestPageCacheFront:
         if page.on_hit is not None:
             try:
                 self._record_hit(page.on_hit, request)
-            except Exception:
-                return None
+            except Exception as error:
+                raise _HitNotRecorded from error
         start_response("200 OK", headers)
         return [page.body]
 
@@ -836,6 +862,10 @@ class GuestPageCacheFront:
         return self.application(environ, start_and_learn)
 
 
+class _HitNotRecorded(Exception):
+    """A hit's `on_hit` failed in front of Django (the page goes through Django)."""
+
+
 @dataclass(frozen=True)
 class _Known:
     """What the checks in front of Django made of a request: its page's key, and whether
@@ -847,7 +877,7 @@ class _Known:
 
 #: The environ entries every check in front of Django reads for a request without
 #: cookies or credentials: the method, the path and query, the language asked for, the
-#: scheme, and everything the host is taken from (and SECURE_PROXY_SSL_HEADER's header).
+#: scheme, and the host (see _settings_entries for the headers settings add).
 _SIGNATURE_ENTRIES = (
     "REQUEST_METHOD",
     "SCRIPT_NAME",
@@ -856,11 +886,12 @@ _SIGNATURE_ENTRIES = (
     "HTTP_ACCEPT_LANGUAGE",
     "wsgi.url_scheme",
     "HTTP_HOST",
-    "HTTP_X_FORWARDED_HOST",
     "SERVER_NAME",
     "SERVER_PORT",
-    "HTTP_X_FORWARDED_PORT",
 )
+#: The longest signature (in characters of its entries) worth remembering: requests
+#: with longer headers are checked in full, and cannot make `_known` grow large.
+MAX_SIGNATURE = 1000
 #: How many requests `_known` remembers (a few per page a site's guests read); past that
 #: it starts afresh.
 KNOWN_REQUESTS = 10_000
@@ -874,9 +905,26 @@ def _signature(environ: WSGIEnvironment) -> tuple[object, ...] | None:
     with cookies or credentials (which the checks read in full every time)."""
     if "HTTP_COOKIE" in environ or "HTTP_AUTHORIZATION" in environ:
         return None
-    proxy_header = settings.SECURE_PROXY_SSL_HEADER
-    scheme_from_proxy = environ.get(proxy_header[0]) if proxy_header else None
-    return (*map(environ.get, _SIGNATURE_ENTRIES), scheme_from_proxy)
+    signature = (*map(environ.get, _SIGNATURE_ENTRIES), *map(environ.get, _settings_entries()))
+    if sum(len(entry) for entry in signature if isinstance(entry, str)) > MAX_SIGNATURE:
+        return None
+    return signature
+
+
+@functools.cache
+def _settings_entries() -> tuple[str, ...]:
+    """Return the headers the checks read only under some settings: the proxy's scheme
+    header (SECURE_PROXY_SSL_HEADER) and the forwarded host and port (USE_X_FORWARDED_*).
+    Left out otherwise, since Django ignores them: any value a client sends in them would
+    only make more signatures."""
+    entries = []
+    if settings.SECURE_PROXY_SSL_HEADER:
+        entries.append(settings.SECURE_PROXY_SSL_HEADER[0])
+    if settings.USE_X_FORWARDED_HOST:
+        entries.append("HTTP_X_FORWARDED_HOST")
+    if settings.USE_X_FORWARDED_PORT:
+        entries.append("HTTP_X_FORWARDED_PORT")
+    return tuple(entries)
 
 
 class _HitRequest(HttpRequest):

@@ -207,7 +207,8 @@ def get_topic(topic_id: int) -> Topic:
     return topic
 
 
-#: What posting a reply reads of its topic; any other field is loaded if ever read.
+#: What posting a reply reads of its topic (field names, as `Topic.from_db` takes them);
+#: any other field is loaded if ever read.
 _REPLY_COLUMNS = ("id", "forum_id", "slug", "is_locked", "is_deleted")
 
 
@@ -221,11 +222,13 @@ def get_topic_to_reply(topic_id: int) -> Topic:
     if topic_id > MAX_ID:
         raise Http404("No such topic.")
     quote = connection.ops.quote_name
-    columns = ", ".join(map(quote, _REPLY_COLUMNS))
+    columns = {field.attname: str(field.column) for field in Topic._meta.concrete_fields}
+    column = {name: quote(columns[name]) for name in _REPLY_COLUMNS}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns} FROM {quote(Topic._meta.db_table)}"  # noqa: S608  (names from the model)
-            f" WHERE {quote('id')} = %s AND NOT {quote('is_deleted')}",
+            f"SELECT {', '.join(column.values())} FROM {quote(Topic._meta.db_table)}"  # noqa: S608  (names from the model)
+            # TopicQuerySet.visible() by hand: not deleted.
+            f" WHERE {column['id']} = %s AND NOT {column['is_deleted']}",
             [topic_id],
         )
         row = cursor.fetchone()

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
+from sala.accounts.remembered import member_generation
 from sala.core import page_cache
 from sala.core.page_cache import (
     INDEX,
@@ -136,7 +137,8 @@ def create_topic(
             topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
         )
         publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
-        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX)
+        # The member's count moved too: a remembered copy must not be saved back over it.
+        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX, member_generation(author.pk))
         return post
 
     return _once(author, submission_key, write).topic
@@ -184,6 +186,7 @@ def reply(
             topic_page_generation(topic.pk, post.page),
             forum_generation(topic.forum_id),
             INDEX,
+            member_generation(author.pk),  # their post count (sala/accounts/remembered.py)
         ]
         if post.number % POSTS_PER_PAGE == 1:
             # The first post of a new page: every page's pagination grows by one.
@@ -377,7 +380,9 @@ def delete_post(*, post: Post, actor: User) -> None:
     publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
     if post.is_first:
         pages.append(topic_generation(topic.pk))  # the topic is gone, every page with it
-    page_cache.bump_on_commit(*pages, forum_generation(topic.forum_id), INDEX)
+    page_cache.bump_on_commit(
+        *pages, forum_generation(topic.forum_id), INDEX, member_generation(post.author_id)
+    )
 
 
 def _pages_showing(post: Post) -> list[str]:

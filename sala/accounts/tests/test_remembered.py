@@ -22,6 +22,7 @@ from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.core import page_cache
 from sala.core.page_cache import RedisGenerations
+from sala.forums.tests.factories import make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -204,9 +205,39 @@ def test_a_member_banned_by_another_process_is_a_guest_here_as_soon_as_it_hears(
 ) -> None:
     member = make_member(username="rosa", display_name="Rosa")
     client = signed_in(member)
+    assert who(client) == "Rosa"  # also records "last seen", which changes the row
     assert who(client) == "Rosa"
     User.objects.filter(pk=member.pk).update(is_active=False)  # as another process would
+    assert who(client) == "Rosa", "remembered: this process has not heard yet"
 
     another_process.bump([remembered.member_generation(member.pk)])
 
     eventually(lambda: who(client) is None, within=2)
+
+
+def test_a_members_remembered_row_is_not_saved_back_over_their_post_count(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    member = make_member(username="rosa", display_name="Rosa")
+    client = signed_in(member)
+    who(client), who(client)
+    topic = make_topic(author=make_member(username="ivo"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{topic.get_absolute_url()}reply/",
+            {"text": "Counted once.", "submission_key": str(uuid.uuid4()), "action": "post"},
+        )
+    assert response.status_code == 302
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(  # allauth saves the whole member it was given
+            "/accounts/password/change/",
+            {
+                "oldpassword": DEFAULT_PASSWORD,
+                "password1": "a new long phrase",
+                "password2": "a new long phrase",
+            },
+        )
+
+    assert response.status_code == 302
+    assert User.objects.get(pk=member.pk).post_count == 1

@@ -545,6 +545,29 @@ def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
         time.sleep(0.01)
 
 
+def test_a_bump_lost_to_an_outage_is_sent_once_redis_answers_again(
+    outage: SyncOutage, redis_client: redis.Redis
+) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    writer = RedisGenerations(fail_fast_client(outage.url), prefix=prefix)
+    name = topic_generation(1)
+    writer.read((name,))
+    eventually(lambda: writer.mirroring)
+    outage.cut()
+    eventually(lambda: not writer.mirroring)
+
+    writer.bump([name])  # lost: Redis does not answer
+    assert redis_client.get(prefix + name) is None
+
+    outage.restore()
+    try:
+        eventually(lambda: redis_client.get(prefix + name) == b"1", within=10)
+    finally:
+        writer.close()
+        for key in redis_client.scan_iter(match=f"{prefix}*"):
+            redis_client.delete(key)
+
+
 def test_a_page_stored_before_redis_went_away_is_not_served_while_it_is_away(
     outage: SyncOutage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -996,6 +1019,42 @@ def test_a_new_setting_makes_the_front_check_every_request_in_full(settings: Set
         assert front.get(url, host="forum.example").status == "200 OK"
 
     assert front.get(url).status.startswith("400")
+
+
+@front_test
+def test_a_hit_that_fails_to_be_recorded_in_front_is_recorded_once_by_django(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[HttpRequest] = []
+
+    def record_failing_on_the_fast_path(
+        request: HttpRequest, *, topic_id: int | None = None
+    ) -> None:
+        calls.append(request)
+        if len(calls) == 3:  # the first hit answered from what the front checked before
+            raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(views, "_record_cached_read", record_failing_on_the_fast_path)
+    front = Front()
+    url = make_topic().get_absolute_url()
+    front.get(url), front.get(url), front.get(url)
+
+    answer = front.get(url)
+
+    assert answer.by_django
+    assert answer.header(CACHE_HEADER) == "hit"
+    assert len(calls) == 4, "the failed attempt, then Django's"
+
+
+@front_test
+def test_requests_with_long_headers_are_checked_in_full_every_time() -> None:
+    front = Front()
+    url = make_topic().get_absolute_url()
+    language = "en;q=0.9, " + ", ".join(f"x-{n:04};q=0.1" for n in range(200))
+    for _ in range(4):
+        assert front.get(url, accept_language=language).status == "200 OK"
+
+    assert not any(language in signature for signature in page_cache._known)
 
 
 @front_test
