@@ -137,22 +137,22 @@ def _remembered_member(user_id: Any, load: Callable[[], Any]) -> Any:
     return member
 
 
-class ModelBackend(django_backends.ModelBackend):
+class _RemembersMembers:
+    """What both backends add to their `get_user`: the member from memory."""
+
+    def get_user(self, user_id: Any) -> Any:
+        load = super().get_user  # type: ignore[misc]  # the backend's, next in line
+        member = _remembered_member(user_id, lambda: load(user_id))
+        can_authenticate = self.user_can_authenticate  # type: ignore[attr-defined]
+        return member if member is not None and can_authenticate(member) else None
+
+
+class ModelBackend(_RemembersMembers, django_backends.ModelBackend):
     """Django's backend (the admin's sign-in by username), members remembered."""
 
-    def get_user(self, user_id: Any) -> Any:
-        member = _remembered_member(user_id, lambda: super(ModelBackend, self).get_user(user_id))
-        return member if member is not None and self.user_can_authenticate(member) else None
 
-
-class AuthenticationBackend(allauth_backends.AuthenticationBackend):  # type: ignore[misc]
+class AuthenticationBackend(_RemembersMembers, allauth_backends.AuthenticationBackend):  # type: ignore[misc]
     """allauth's backend (sign-in by username or email), members remembered."""
-
-    def get_user(self, user_id: Any) -> Any:
-        member = _remembered_member(
-            user_id, lambda: super(AuthenticationBackend, self).get_user(user_id)
-        )
-        return member if member is not None and self.user_can_authenticate(member) else None
 
 
 def forget_member(member_id: int) -> None:
