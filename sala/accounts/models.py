@@ -3,6 +3,7 @@
 import hashlib
 import zoneinfo
 from functools import cache
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -64,6 +65,15 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.username
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the member, but never the counters over what is stored: `post_count` and
+        `last_seen` are written by UPDATEs of their own (F() for the count), and a copy
+        loaded before one of them (a member remembered between requests) would otherwise
+        write the old value back. A new member is saved whole."""
+        if not self._state.adding and not args and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = _saved_fields()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("accounts:profile", kwargs={"username": self.username})
 
@@ -84,3 +94,16 @@ class User(AbstractUser):
         """Return a stable colour index for the generated avatar, from the username."""
         digest = hashlib.blake2s(self.username.lower().encode(), digest_size=2).digest()
         return int.from_bytes(digest) % AVATAR_HUES
+
+
+#: What `User.save` writes counters aside: what only UPDATEs of their own write.
+COUNTERS = frozenset({"post_count", "last_seen"})
+
+
+@cache
+def _saved_fields() -> list[str]:
+    return [
+        field.name
+        for field in User._meta.concrete_fields
+        if not field.primary_key and field.name not in COUNTERS
+    ]

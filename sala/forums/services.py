@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
-from sala.accounts.remembered import member_generation
 from sala.core import page_cache
 from sala.core.page_cache import (
     INDEX,
@@ -137,8 +136,7 @@ def create_topic(
             topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
         )
         publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
-        # The member's count moved too: a remembered copy must not be saved back over it.
-        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX, member_generation(author.pk))
+        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX)
         return post
 
     return _once(author, submission_key, write).topic
@@ -186,7 +184,6 @@ def reply(
             topic_page_generation(topic.pk, post.page),
             forum_generation(topic.forum_id),
             INDEX,
-            member_generation(author.pk),  # their post count (sala/accounts/remembered.py)
         ]
         if post.number % POSTS_PER_PAGE == 1:
             # The first post of a new page: every page's pagination grows by one.
@@ -380,9 +377,7 @@ def delete_post(*, post: Post, actor: User) -> None:
     publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
     if post.is_first:
         pages.append(topic_generation(topic.pk))  # the topic is gone, every page with it
-    page_cache.bump_on_commit(
-        *pages, forum_generation(topic.forum_id), INDEX, member_generation(post.author_id)
-    )
+    page_cache.bump_on_commit(*pages, forum_generation(topic.forum_id), INDEX)
 
 
 def _pages_showing(post: Post) -> list[str]:
