@@ -702,19 +702,50 @@ class GuestPageCacheMiddleware:
         key = _guest_key(request)
         if key is None:
             return self.get_response(request)
+        answered, stale = self._answer_stored(request, key)
+        if answered is not None:
+            return answered
+        if stale is None:
+            return self._render(request, key)
+        # A write made the page stale: one render of it at a time in this process, and
+        # guests who ask for it meanwhile (a busy topic, a reply) get that render's copy.
+        # The stale copy stays until then, so each of them knows to wait.
+        lock = _render_locks[hash(key) % len(_render_locks)]
+        if not lock.acquire(timeout=RENDER_WAIT_SECONDS):
+            return self._render(request, key)
+        try:
+            answered, stale = self._answer_stored(request, key)
+            if answered is not None:
+                return answered
+            response = self._render(request, key)
+            if stale is not None:
+                _pages.discard(key, stale)  # the render stored nothing in its place
+            return response
+        finally:
+            lock.release()
+
+    def _answer_stored(
+        self, request: HttpRequest, key: Key
+    ) -> tuple[HttpResponse | None, CachedPage | None]:
+        """Answer from the page stored under `key` if its generations hold; else return
+        None, and the page if one is stored but stale (its generations moved)."""
         page = _pages.get(key, time.monotonic())
-        if page is not None:
-            current = get_generations().read(page.generation_names)
-            if current == page.generation_values:
-                request.get_host()  # refuse hosts outside ALLOWED_HOSTS, as a render would
-                if page.on_hit is not None:
-                    page.on_hit(request)
-                request.META[_ANSWERED_WITH] = page  # for the front, to learn its headers
-                return page.response()
-            _pages.discard(key, page)
-            if current is None:
-                # Redis is out: pages stored before may have missed bumps meanwhile.
-                _pages.clear()
+        if page is None:
+            return None, None
+        current = get_generations().read(page.generation_names)
+        if current == page.generation_values:
+            request.get_host()  # refuse hosts outside ALLOWED_HOSTS, as a render would
+            if page.on_hit is not None:
+                page.on_hit(request)
+            request.META[_ANSWERED_WITH] = page  # for the front, to learn its headers
+            return page.response(), None
+        if current is None:
+            # Redis is out: pages stored before may have missed bumps meanwhile.
+            _pages.clear()
+            return None, None
+        return None, page
+
+    def _render(self, request: HttpRequest, key: Key) -> HttpResponse:
         setattr(request, _KEY_ATTRIBUTE, key)
         response = self.get_response(request)
         facts: _PageFacts | None = getattr(request, _FACTS_ATTRIBUTE, None)
@@ -739,6 +770,13 @@ class GuestPageCacheMiddleware:
             size=size,
         )
         _pages.put(key, page, max_bytes=settings.SALA_GUEST_CACHE_MB * 1024 * 1024)
+
+
+#: Locks that keep renders of one page to one at a time per process, a page's by its key's
+#: hash (two pages sharing one wait for each other now and then).
+_render_locks = tuple(threading.Lock() for _ in range(64))
+#: How long a guest waits for another thread's render of their page before rendering it.
+RENDER_WAIT_SECONDS = 5.0
 
 
 # --- In front of Django -----------------------------------------------------------------

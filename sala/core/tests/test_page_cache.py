@@ -16,7 +16,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 import pytest
 import redis
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.test import Client, RequestFactory
@@ -1071,6 +1071,43 @@ def test_a_write_sends_the_next_read_through_django_to_be_rendered() -> None:
     assert answer.by_django
     assert answer.header(CACHE_HEADER) == "miss"
     assert b"A fresh reply." in answer.body
+
+
+@front_test
+def test_guests_reading_a_page_a_write_just_dropped_wait_for_one_render(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    front = Front()
+    topic = make_topic()
+    url = topic.get_absolute_url()
+    front.get(url), front.get(url)
+    services.reply(topic=topic, author=make_member(username="oskar"), text="News at last.")
+    renders: list[int] = []
+    get_topic_page = views.selectors.get_topic_page
+
+    def slow_render(*args: Any, **kwargs: Any) -> Any:
+        renders.append(1)
+        time.sleep(0.3)  # long enough for every reader to arrive meanwhile
+        return get_topic_page(*args, **kwargs)
+
+    monkeypatch.setattr(views.selectors, "get_topic_page", slow_render)
+    answers: list[Answer] = []
+
+    def read_in_a_thread() -> None:
+        try:
+            answers.append(front.get(url))
+        finally:
+            connections.close_all()  # this thread's own, which would outlive the test
+
+    readers = [threading.Thread(target=read_in_a_thread) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+
+    assert len(renders) == 1
+    assert [answer.status for answer in answers] == ["200 OK"] * 4
+    assert all(b"News at last." in answer.body for answer in answers)
 
 
 @front_test
