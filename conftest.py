@@ -104,6 +104,15 @@ def wait_for_http(
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 
+def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
+    """Wait until `condition()` holds (what another thread or process does meanwhile);
+    fail the test if it has not within `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     """Return a client of the test Redis, failing the test clearly if Redis is not up."""

@@ -3,9 +3,8 @@ member's page, yet a sign-out, a new password or a ban counts at the very next r
 
 import functools
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
-from conftest import REDIS_TEST_URL
+from conftest import REDIS_TEST_URL, eventually
 from sala.accounts import remembered
 from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
@@ -177,13 +176,6 @@ def another_process(
         generations.client.close()
     for key in redis_client.scan_iter(match=f"{prefix}*"):
         redis_client.delete(key)
-
-
-def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
 
 
 def test_a_session_ended_by_another_process_is_refused_here_as_soon_as_it_hears(

@@ -23,7 +23,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
-from conftest import REDIS_TEST_URL
+from conftest import REDIS_TEST_URL, eventually
 from sala.accounts.tests.factories import make_member
 from sala.core import page_cache
 from sala.core.buffered_counts import get_counter
@@ -39,7 +39,7 @@ from sala.core.page_cache import (
     topic_generation,
 )
 from sala.core.redis_client import fail_fast_client
-from sala.forums import services, views
+from sala.forums import selectors, services, views
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 from sala.live.online import SITE
@@ -536,13 +536,6 @@ def outage() -> Iterator[SyncOutage]:
     outage = SyncOutage()
     yield outage
     outage.stop()
-
-
-def eventually(condition: Callable[[], bool], *, within: float = 5) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
 
 
 def test_a_bump_lost_to_an_outage_is_sent_once_redis_answers_again(
@@ -1083,14 +1076,14 @@ def test_guests_reading_a_page_a_write_just_dropped_wait_for_one_render(
     front.get(url), front.get(url)
     services.reply(topic=topic, author=make_member(username="oskar"), text="News at last.")
     renders: list[int] = []
-    get_topic_page = views.selectors.get_topic_page
+    get_topic_page = selectors.get_topic_page
 
     def slow_render(*args: Any, **kwargs: Any) -> Any:
         renders.append(1)
         time.sleep(0.3)  # long enough for every reader to arrive meanwhile
         return get_topic_page(*args, **kwargs)
 
-    monkeypatch.setattr(views.selectors, "get_topic_page", slow_render)
+    monkeypatch.setattr(selectors, "get_topic_page", slow_render)
     answers: list[Answer] = []
 
     def read_in_a_thread() -> None:
