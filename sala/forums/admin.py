@@ -1,4 +1,5 @@
-"""The forums in the admin: categories and forums set up, topics pinned and locked.
+"""The forums in the admin: categories and forums set up, topics pinned and locked, posts
+and topics deleted as moderators delete them.
 
 Every change here drops the cached guest pages that show it (sala.core.page_cache), after
 the admin's transaction commits, as the site's own services do.
@@ -6,12 +7,17 @@ the admin's transaction commits, as the site's own services do.
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from sala.accounts.models import User
 from sala.core import page_cache
 from sala.core.page_cache import INDEX, forum_generation, topic_generation
+from sala.forums import services
 from sala.forums.models import Category, Forum, Post, Topic
 
 
@@ -63,8 +69,46 @@ class ForumAdmin(DropsCachedPages):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class DeletesSoftly(DropsCachedPages):
+    """No deleting rows here: a post or topic deleted from the admin would leave holes in
+    the numbering and every count wrong. The action deletes as moderators do on the site
+    (services.delete_post: hidden, its number kept, the counts taken down)."""
+
+    actions = ["delete_softly"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def post_to_delete(self, obj: Any) -> Post:
+        """Return the post whose deletion deletes `obj`."""
+        raise NotImplementedError
+
+    @admin.action(description=_("Delete, as a moderator does on the site"))
+    def delete_softly(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        deleted = 0
+        for obj in queryset:
+            try:
+                services.delete_post(post=self.post_to_delete(obj), actor=_admin(request))
+            except PermissionDenied as refusal:
+                self.message_user(request, f"{obj}: {refusal}", messages.ERROR)
+            else:
+                deleted += 1
+        if deleted:
+            self.message_user(
+                request,
+                ngettext("Deleted %(count)d.", "Deleted %(count)d.", deleted) % {"count": deleted},
+                messages.SUCCESS,
+            )
+
+
+def _admin(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
 @admin.register(Topic)
-class TopicAdmin(DropsCachedPages):
+class TopicAdmin(DeletesSoftly):
     list_display = ("title", "forum", "author", "reply_count", "is_pinned", "is_locked")
     list_filter = ("forum", "is_pinned", "is_locked", "is_deleted")
     search_fields = ("title",)
@@ -76,9 +120,12 @@ class TopicAdmin(DropsCachedPages):
         # Its title is in its forum's list and maybe on the index, beside a latest post.
         return [topic_generation(obj.pk), forum_generation(obj.forum_id), INDEX]
 
+    def post_to_delete(self, obj: Topic) -> Post:
+        return Post.objects.get(topic=obj, number=1)
+
 
 @admin.register(Post)
-class PostAdmin(DropsCachedPages):
+class PostAdmin(DeletesSoftly):
     list_display = ("__str__", "author", "created_at", "is_deleted")
     # Read-only here: edits go through the site, which cooks the text and keeps revisions.
     readonly_fields = ("topic", "number", "author", "text", "created_at", "is_deleted")
@@ -89,3 +136,6 @@ class PostAdmin(DropsCachedPages):
 
     def generations(self, obj: Post) -> list[str]:
         return [topic_generation(obj.topic_id), forum_generation(obj.topic.forum_id), INDEX]
+
+    def post_to_delete(self, obj: Post) -> Post:
+        return obj
