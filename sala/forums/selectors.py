@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, Subquery
@@ -221,22 +222,27 @@ def get_topic_to_reply(topic_id: int) -> Topic:
     """
     if topic_id > MAX_ID:
         raise Http404("No such topic.")
-    quote = connection.ops.quote_name
-    columns = {field.attname: str(field.column) for field in Topic._meta.concrete_fields}
-    column = {name: quote(columns[name]) for name in _REPLY_COLUMNS}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(column.values())} FROM {quote(Topic._meta.db_table)}"  # noqa: S608  (names from the model)
-            # TopicQuerySet.visible() by hand: not deleted.
-            f" WHERE {column['id']} = %s AND NOT {column['is_deleted']}",
-            [topic_id],
-        )
+        cursor.execute(_topic_to_reply_statement(), [topic_id])
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such topic.")
     pk, forum_id, slug, is_locked, is_deleted = row
     values = (pk, forum_id, slug, bool(is_locked), bool(is_deleted))
     return Topic.from_db(connection.alias, _REPLY_COLUMNS, values)
+
+
+@cache
+def _topic_to_reply_statement() -> str:
+    """Return get_topic_to_reply's SELECT, its names taken from the model (made once)."""
+    quote = connection.ops.quote_name
+    columns = {field.attname: str(field.column) for field in Topic._meta.concrete_fields}
+    column = {name: quote(columns[name]) for name in _REPLY_COLUMNS}
+    return (
+        f"SELECT {', '.join(column.values())} FROM {quote(Topic._meta.db_table)}"  # noqa: S608  (names from the model)
+        # TopicQuerySet.visible() by hand: not deleted.
+        f" WHERE {column['id']} = %s AND NOT {column['is_deleted']}"
+    )
 
 
 @dataclass(frozen=True)
