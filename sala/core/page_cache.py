@@ -317,7 +317,7 @@ class RedisGenerations:
     def _subscribe_and_follow(self) -> bool:
         """Subscribe and apply what is heard until the subscription fails or this is
         closed; return whether it was ever up."""
-        pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it bare
+        pubsub = self.client.pubsub()
         try:
             pubsub.subscribe(self.channel)
             self._follow(pubsub)

@@ -448,7 +448,7 @@ class _RedisHub:
             finally:
                 self._disconnected()
                 with suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 with suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(delay)
