@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from sala.accounts.events import MemberChanged
 from sala.accounts.models import User
+from sala.core.events import announce
 
 
 @admin.register(User)
@@ -17,3 +21,10 @@ class MemberAdmin(UserAdmin):  # type: ignore[type-arg]
         ),
     )
     readonly_fields = ("post_count", "last_seen")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # A bulk delete skips User.delete(): announce each member gone, so no process
+        # keeps a deleted member signed in from memory.
+        member_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        announce(*(MemberChanged(member_id) for member_id in member_ids))

@@ -10,4 +10,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Every process that saves a member must tell the others' memories, not only the
         # web workers that sign members in (sala/accounts/remembered.py).
-        from sala.accounts import remembered  # noqa: F401
+        from sala.accounts import remembered
+        from sala.accounts.events import MemberChanged
+        from sala.core import events
+
+        events.listen(MemberChanged, remembered.forget_member)

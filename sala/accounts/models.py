@@ -11,7 +11,9 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from sala.accounts.events import MemberChanged
 from sala.accounts.validators import validate_display_name, validate_username
+from sala.core.events import announce
 
 #: How many avatar colours the initials fallback cycles through (one CSS class each).
 AVATAR_HUES = 12
@@ -73,6 +75,15 @@ class User(AbstractUser):
         if not self._state.adding and not args and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = _saved_fields()
         super().save(*args, **kwargs)
+        # Announced here, not by a service: allauth, the admin and Django's own password
+        # forms save members too, and every process remembering this row must hear of it.
+        announce(MemberChanged(self.pk))
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        member_id = self.pk
+        deleted = super().delete(*args, **kwargs)
+        announce(MemberChanged(member_id))
+        return deleted
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:profile", kwargs={"username": self.username})

@@ -4,8 +4,9 @@ A signed-in page needs the member's session and their row, two queries on every 
 (a third of a member's page, measured). Each process remembers both, each under a
 generation of its own (sala.core.page_cache's generations, which the guest page cache
 keeps in Redis, mirrored in every process, or in a file shared by this machine's
-processes): saving or deleting a session bumps `session_generation`, saving or deleting
-a member (a new password, being made inactive, a new name...) bumps `member_generation`.
+processes): saving or deleting a session bumps `session_generation`; a member's row
+saved or deleted (a new password, being made inactive, a new name...) is announced as
+MemberChanged, whose listener here bumps `member_generation`.
 A process answers from memory only while the generation it read before loading the row
 is still current, so a sign-out, a password change or an admin's ban reaches every
 process as soon as the bump does (with Redis, when its message arrives: a millisecond or
@@ -31,10 +32,9 @@ from django.contrib.auth import backends as django_backends
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
+from sala.accounts.events import MemberChanged
 from sala.accounts.models import User
 from sala.core import local_memo, page_cache
 
@@ -155,13 +155,7 @@ class AuthenticationBackend(_RemembersMembers, allauth_backends.AuthenticationBa
     """allauth's backend (sign-in by username or email), members remembered."""
 
 
-def forget_member(member_id: int) -> None:
-    """Make every process load the member's row again (after an UPDATE that skips save)."""
-    _members.put(member_id, None)
-    page_cache.bump_on_commit(member_generation(member_id))
-
-
-@receiver(post_save, sender=User, dispatch_uid="sala-forget-saved-member")
-@receiver(post_delete, sender=User, dispatch_uid="sala-forget-deleted-member")
-def _member_changed(sender: type[User], instance: User, **kwargs: Any) -> None:
-    forget_member(instance.pk)
+def forget_member(event: MemberChanged) -> None:
+    """Make every process load the member's row again (the listener of MemberChanged)."""
+    _members.put(event.member_id, None)
+    page_cache.get_generations().bump([member_generation(event.member_id)])

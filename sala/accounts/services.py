@@ -8,8 +8,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from sala.accounts import remembered
+from sala.accounts.events import MemberChanged
 from sala.accounts.models import User
+from sala.core.events import announce
 
 #: How stale "last seen" may get before a member's request refreshes it.
 LAST_SEEN_PRECISION = timedelta(minutes=5)
@@ -60,7 +61,7 @@ def touch_last_seen(*, member: User, now: datetime | None = None) -> None:
         return
     User.objects.filter(pk=member.pk).update(last_seen=now)
     member.last_seen = now
-    remembered.forget_member(member.pk)
+    announce(MemberChanged(member.pk))
 
 
 @transaction.atomic

@@ -1,8 +1,8 @@
 """The forums in the admin: categories and forums set up, topics pinned and locked, posts
 and topics deleted as moderators delete them.
 
-Every change here drops the cached guest pages that show it (sala.core.page_cache), after
-the admin's transaction commits, as the site's own services do.
+Every change here is announced as the site's own writes are (sala.forums.events), so the
+listeners drop the cached pages that show it after the admin's transaction commits.
 """
 
 from typing import Any
@@ -15,36 +15,36 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sala.accounts.models import User
-from sala.core import page_cache
-from sala.core.page_cache import INDEX, forum_generation, topic_generation
+from sala.core.events import DomainEvent, announce
 from sala.forums import services
+from sala.forums.events import ForumsChanged, TopicChanged
 from sala.forums.models import Category, Forum, Post, Topic
 
 
-class DropsCachedPages(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Bump the generations of the pages that show an object when it is changed here."""
+class AnnouncesChanges(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Announce each object saved or deleted here, once its transaction commits."""
 
-    def generations(self, obj: Any) -> list[str]:
-        """Return the generations of the pages that show `obj`."""
-        return [page_cache.EVERY_PAGE]
+    def changed(self, obj: Any) -> DomainEvent:
+        """Return what changing `obj` announces: categories and forums are on every page."""
+        return ForumsChanged()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        page_cache.bump_on_commit(*self.generations(obj))
+        announce(self.changed(obj))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        generations = self.generations(obj)
+        event = self.changed(obj)
         super().delete_model(request, obj)
-        page_cache.bump_on_commit(*generations)
+        announce(event)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        generations = {name for obj in queryset for name in self.generations(obj)}
+        changes = {self.changed(obj) for obj in queryset}
         super().delete_queryset(request, queryset)
-        page_cache.bump_on_commit(*generations)
+        announce(*changes)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        page_cache.bump_on_commit(*self.generations(form.instance))
+        announce(self.changed(form.instance))
 
 
 class ForumInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -54,7 +54,7 @@ class ForumInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Category)
-class CategoryAdmin(DropsCachedPages):
+class CategoryAdmin(AnnouncesChanges):
     # Names of categories and forums are on every page (lists, breadcrumbs, headings).
     list_display = ("name", "position")
     list_editable = ("position",)
@@ -62,14 +62,14 @@ class CategoryAdmin(DropsCachedPages):
 
 
 @admin.register(Forum)
-class ForumAdmin(DropsCachedPages):
+class ForumAdmin(AnnouncesChanges):
     list_display = ("name", "category", "position", "topic_count", "post_count")
     list_filter = ("category",)
     list_editable = ("position",)
     prepopulated_fields = {"slug": ("name",)}
 
 
-class DeletesSoftly(DropsCachedPages):
+class DeletesSoftly(AnnouncesChanges):
     """No deleting rows here: a post or topic deleted from the admin would leave holes in
     the numbering and every count wrong. The action deletes as moderators do on the site
     (services.delete_post: hidden, its number kept, the counts taken down)."""
@@ -116,9 +116,8 @@ class TopicAdmin(DeletesSoftly):
     # Deleting and moving go through the site's services, which keep the counters.
     fields = ("title", "source_url", "is_pinned", "is_locked")
 
-    def generations(self, obj: Topic) -> list[str]:
-        # Its title is in its forum's list and maybe on the index, beside a latest post.
-        return [topic_generation(obj.pk), forum_generation(obj.forum_id), INDEX]
+    def changed(self, obj: Topic) -> DomainEvent:
+        return TopicChanged(obj.pk, obj.forum_id)
 
     def post_to_delete(self, obj: Topic) -> Post:
         return Post.objects.get(topic=obj, number=1)
@@ -134,8 +133,8 @@ class PostAdmin(DeletesSoftly):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def generations(self, obj: Post) -> list[str]:
-        return [topic_generation(obj.topic_id), forum_generation(obj.topic.forum_id), INDEX]
+    def changed(self, obj: Post) -> DomainEvent:
+        return TopicChanged(obj.topic_id, obj.topic.forum_id)
 
     def post_to_delete(self, obj: Post) -> Post:
         return obj

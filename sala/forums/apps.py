@@ -6,3 +6,8 @@ class ForumsConfig(AppConfig):
     name = "sala.forums"
     label = "forums"
     verbose_name = _("Forums")
+
+    def ready(self) -> None:
+        from sala.forums import listeners
+
+        listeners.register()

@@ -131,6 +131,11 @@ class Topic(models.Model):
         return max(1, -(-self.last_number // POSTS_PER_PAGE))
 
 
+def page_of(number: int) -> int:
+    """Return the topic page that shows post `number`."""
+    return (number - 1) // POSTS_PER_PAGE + 1
+
+
 class Post(models.Model):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="posts")
     #: Position in the topic, from 1, dense: page N holds numbers (N-1)*20+1 .. N*20.
@@ -188,7 +193,7 @@ class Post(models.Model):
     @property
     def page(self) -> int:
         """Return the topic page this post is on."""
-        return (self.number - 1) // POSTS_PER_PAGE + 1
+        return page_of(self.number)
 
     @property
     def is_first(self) -> bool:

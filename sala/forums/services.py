@@ -1,21 +1,14 @@
 """Writes on topics and posts: one function per use case, each in one transaction.
 
-Each write announces itself on the live bus after it commits (new topics, replies,
-edits, deletions), so open pages learn of it and nothing rolled back is ever announced.
-New topics and replies name their forum, so its open forum pages hear of them too.
+Each write announces what it did (sala.forums.events) and nothing more; once it commits,
+the listeners do the rest (sala.forums.listeners: the cached pages it changed are dropped,
+open pages are told), so nothing rolled back is ever announced.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
 here, in the same transaction as the write, so the read path never counts rows. Rows
 are locked in one order, the topic, then the member, then the forum (shared by all its
 topics, so locked last and held shortest), so two writes never wait on each other in a
 circle.
-
-Each write bumps, after it commits, the generations of the pages it changes, so no
-guest is served a cached copy from before it (sala.core.page_cache): a topic page
-depends on its topic's generation (what every page shows: title, state, page count,
-recommended posts) and on its own page's (the posts on it). A reply bumps only its
-page's, unless it starts a new page, so the readers of a busy topic's first page keep
-their copy while the last page fills.
 """
 
 import uuid
@@ -31,16 +24,16 @@ from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
-from sala.core import page_cache
-from sala.core.page_cache import (
-    INDEX,
-    forum_generation,
-    topic_generation,
-    topic_page_generation,
-)
+from sala.core.events import announce
 from sala.forums import permissions
+from sala.forums.events import (
+    PostDeleted,
+    PostEdited,
+    RecommendationChanged,
+    ReplyPosted,
+    TopicStarted,
+)
 from sala.forums.models import (
-    POSTS_PER_PAGE,
     Forum,
     Post,
     PostRevision,
@@ -49,7 +42,6 @@ from sala.forums.models import (
     make_slug,
     validate_source_url,
 )
-from sala.live.bus import Event, publish_on_commit
 from sala.text.cooking import CookedText, cook
 
 
@@ -135,8 +127,7 @@ def create_topic(
         Forum.objects.filter(pk=forum.pk).update(
             topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
         )
-        publish_on_commit(Event("topic", topic.pk, {"number": 1}, forum_id=forum.pk))
-        page_cache.bump_on_commit(forum_generation(forum.pk), INDEX)
+        announce(TopicStarted(topic.pk, forum.pk, number=1, author_id=author.pk))
         return post
 
     return _once(author, submission_key, write).topic
@@ -176,19 +167,8 @@ def reply(
                 counted = _store_reply(post)
         topic.last_number, topic.reply_count, topic.forum_id = counted
         topic.last_post_at, topic.last_poster = post.created_at, author
-        # Committed by now, unless the caller holds a transaction: then these wait for it.
-        publish_on_commit(
-            Event("reply", topic.pk, {"number": post.number}, forum_id=topic.forum_id)
-        )
-        generations = [
-            topic_page_generation(topic.pk, post.page),
-            forum_generation(topic.forum_id),
-            INDEX,
-        ]
-        if post.number % POSTS_PER_PAGE == 1:
-            # The first post of a new page: every page's pagination grows by one.
-            generations.append(topic_generation(topic.pk))
-        page_cache.bump_on_commit(*generations)
+        # Committed by now, unless the caller holds a transaction: then it waits for it.
+        announce(ReplyPosted(topic.pk, topic.forum_id, number=post.number, author_id=author.pk))
         return post
 
     return _once(author, submission_key, write)
@@ -330,19 +310,23 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
     post.edited_at = timezone.now()
     post.edit_count += 1
     post.save(update_fields=["text", "html", "edited_at", "edit_count"])
-    publish_on_commit(Event("edit", topic.pk, {"number": post.number}))
-    page_cache.bump_on_commit(*_pages_showing(post))
-    if new_title != topic.title:
+    title_changed = new_title != topic.title
+    if title_changed:
         # The id in the URL finds the topic, so links with the old slug still work and
         # are redirected to the new one.
         topic.title = new_title
         topic.slug = make_slug(new_title)
         topic.save(update_fields=["title", "slug"])
-        # The title is on every page of the topic, in the forum's list, and on the index
-        # beside the latest post.
-        page_cache.bump_on_commit(
-            topic_generation(topic.pk), forum_generation(topic.forum_id), INDEX
+    announce(
+        PostEdited(
+            topic.pk,
+            topic.forum_id,
+            number=post.number,
+            author_id=post.author_id,
+            recommended=post.recommended_at is not None,
+            title_changed=title_changed,
         )
+    )
     return post
 
 
@@ -356,8 +340,7 @@ def delete_post(*, post: Post, actor: User) -> None:
     topic = Topic.objects.select_for_update().get(pk=post.topic_id)
     post.topic = topic
     permissions.check_delete_post(actor, post)
-    # The pages that showed it, taken while it is still recommended or not.
-    pages = _pages_showing(post)
+    was_recommended = post.recommended_at is not None
     Post.objects.filter(pk=post.pk).update(is_deleted=True, recommended_at=None)
     post.is_deleted = True
     post.recommended_at = None
@@ -374,20 +357,15 @@ def delete_post(*, post: Post, actor: User) -> None:
         )
         Forum.objects.filter(pk=topic.forum_id).update(post_count=F("post_count") - 1)
     _refresh_last_post(topic.forum_id)
-    publish_on_commit(Event("delete", topic.pk, {"number": post.number}))
-    if post.is_first:
-        pages.append(topic_generation(topic.pk))  # the topic is gone, every page with it
-    page_cache.bump_on_commit(*pages, forum_generation(topic.forum_id), INDEX)
-
-
-def _pages_showing(post: Post) -> list[str]:
-    """Return the generations of the topic pages that show `post`: its own page, and the
-    first page while it is recommended (it is quoted there, whole, under "Recommended
-    Posts")."""
-    pages = [topic_page_generation(post.topic_id, post.page)]
-    if post.recommended_at is not None and post.page != 1:
-        pages.append(topic_page_generation(post.topic_id, 1))
-    return pages
+    announce(
+        PostDeleted(
+            topic.pk,
+            topic.forum_id,
+            number=post.number,
+            author_id=post.author_id,
+            was_recommended=was_recommended,
+        )
+    )
 
 
 def _refresh_last_post(forum_id: int) -> None:
@@ -408,11 +386,7 @@ def recommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = moderator
     post.recommended_at = timezone.now()
     post.save(update_fields=["recommended_by", "recommended_at"])
-    # The first page lists the recommended posts; the post's own page shows moderators
-    # the button to stop recommending it.
-    page_cache.bump_on_commit(
-        topic_generation(post.topic_id), topic_page_generation(post.topic_id, post.page)
-    )
+    announce(_recommendation_changed(post, moderator, recommended=True))
     return post
 
 
@@ -424,10 +398,21 @@ def unrecommend_post(*, post: Post, moderator: User) -> Post:
     post.recommended_by = None
     post.recommended_at = None
     post.save(update_fields=["recommended_by", "recommended_at"])
-    page_cache.bump_on_commit(
-        topic_generation(post.topic_id), topic_page_generation(post.topic_id, post.page)
-    )
+    announce(_recommendation_changed(post, moderator, recommended=False))
     return post
+
+
+def _recommendation_changed(
+    post: Post, moderator: User, *, recommended: bool
+) -> RecommendationChanged:
+    return RecommendationChanged(
+        post.topic_id,
+        post.topic.forum_id,
+        number=post.number,
+        author_id=post.author_id,
+        recommended=recommended,
+        moderator_id=moderator.pk,
+    )
 
 
 def mark_read(*, member: User, topic_id: int, number: int) -> None:

@@ -20,7 +20,7 @@ from sala.accounts.models import User
 from sala.core import local_memo, page_cache, shared_pages
 from sala.core.buffered_counts import get_counter
 from sala.core.images import ImageRejected
-from sala.forums import permissions, selectors, services
+from sala.forums import cached_pages, permissions, selectors, services
 from sala.forums.forms import (
     ACTION_ATTACH,
     ACTION_PREVIEW,
@@ -83,7 +83,7 @@ def _count_view(topic_id: int) -> None:
 
 def index(request: HttpRequest) -> HttpResponse:
     """Show every category with its forums, counts and latest posts."""
-    page_cache.depend_on(request, page_cache.INDEX, on_hit=_record_cached_read)
+    page_cache.depend_on(request, cached_pages.INDEX, on_hit=_record_cached_read)
     return render(
         request,
         "forums/index.html",
@@ -98,7 +98,9 @@ def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
     from `since`, this render's moment); `forum_topics` then refreshes its list.
     """
     # A cached copy keeps its `since`: any activity after it would have dropped the copy.
-    page_cache.depend_on(request, page_cache.forum_generation(forum_id), on_hit=_record_cached_read)
+    page_cache.depend_on(
+        request, cached_pages.forum_generation(forum_id), on_hit=_record_cached_read
+    )
     forum = selectors.get_forum(forum_id)
     if slug != forum.slug:
         return redirect(forum, permanent=True)
@@ -184,10 +186,7 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Show a page of a topic: posts by number, the reply box or the guest panel,
     and who is browsing."""
     page = _page_number(request)
-    generations = (
-        page_cache.topic_generation(topic_id),
-        page_cache.topic_page_generation(topic_id, page),
-    )
+    generations = cached_pages.topic_page_generations(topic_id, page)
     page_cache.depend_on(
         request, *generations, on_hit=partial(_record_cached_read, topic_id=topic_id)
     )

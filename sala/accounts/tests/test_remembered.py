@@ -52,6 +52,8 @@ def who(client: Client) -> str | None:
     return found.group(1) if found else None
 
 
+# Changes to a member are heard after their transaction commits, as between requests.
+@pytest.mark.django_db(transaction=True)
 def test_a_members_pages_load_neither_their_session_nor_their_row_again() -> None:
     member = make_member(username="rosa", display_name="Rosa")
     client = signed_in(member)
@@ -122,6 +124,8 @@ def test_a_member_made_inactive_is_a_guest_at_their_next_request(
     assert generation(remembered.member_generation(member.pk)) != told_others
 
 
+# Changes to a member are heard after their transaction commits, as between requests.
+@pytest.mark.django_db(transaction=True)
 def test_a_new_display_name_shows_at_the_next_request() -> None:
     member = make_member(username="rosa", display_name="Rosa")
     client = signed_in(member)
@@ -133,6 +137,8 @@ def test_a_new_display_name_shows_at_the_next_request() -> None:
     assert who(client) == "Rosa F."
 
 
+# Changes to a member are heard after their transaction commits, as between requests.
+@pytest.mark.django_db(transaction=True)
 def test_last_seen_is_written_once_however_many_pages_are_read() -> None:
     client = signed_in(make_member(username="rosa"))
     with CaptureQueriesContext(connection) as queries:

@@ -166,6 +166,8 @@ def test_a_post_cannot_pose_as_a_marker(topic: Topic) -> None:
     assert f"<p>{forged}</p>" in html
 
 
+# Changes to a member are heard after their transaction commits, as between requests.
+@pytest.mark.django_db(transaction=True)
 def test_a_members_read_from_the_shared_render_keeps_to_its_query_budget(topic: Topic) -> None:
     read(signed_in(User.objects.get(username="rosa")), topic.get_absolute_url())
     ivo = signed_in(User.objects.get(username="ivo"))

@@ -13,8 +13,13 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
 from sala.core import page_cache
-from sala.core.page_cache import INDEX, forum_generation, topic_generation, topic_page_generation
 from sala.forums import services
+from sala.forums.cached_pages import (
+    INDEX,
+    forum_generation,
+    topic_generation,
+    topic_page_generation,
+)
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 
