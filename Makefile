@@ -6,20 +6,26 @@ BIN := $(VENV)/bin
 # Where `make run` keeps its database, secret key and uploads.
 export SALA_DATA_DIR ?= $(CURDIR)/var
 PORT ?= 8000
+# Every Python package of .venv at its exact version, pip and setuptools included, so that
+# a fresh clone runs the checks with CI's tools; `make lock` upgrades them, on purpose only.
+LOCK := constraints.txt
 
-.PHONY: run test lint typecheck pytest install test-tools clean bench
+.PHONY: run test lint typecheck pytest install lock test-tools clean bench
 
 $(BIN)/python:
 	@python=$$(tools/find-python $(PYTHON_VERSION)) && \
 	echo "Creating $(VENV) with $$python" && "$$python" -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@echo "Installing Sala and its tools into $(VENV) ..."
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(VENV)/.installed: pyproject.toml $(LOCK) tools/install-pinned | $(BIN)/python
+	@echo "Installing Sala and its tools, pinned by $(LOCK), into $(VENV) ..."
+	@tools/install-pinned $(VENV) $(LOCK)
 	@touch $@
 
 install: $(VENV)/.installed
+
+# Resolve pyproject.toml anew at the newest versions and rewrite $(LOCK) (tools/lock).
+lock:
+	@tools/lock $(LOCK)
 
 run: install
 	@SALA_DEBUG=1 $(BIN)/sala migrate --verbosity 0
