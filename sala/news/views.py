@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
-from sala.news import services
+from sala.news import tasks
 from sala.news.forms import DraftTopicForm, ShareLinkForm
 from sala.news.models import LinkDraft
 
@@ -35,7 +35,7 @@ def share_link(request: HttpRequest) -> HttpResponse:
         form = ShareLinkForm(request.POST)
         if form.is_valid():
             try:
-                draft = services.start_link_draft(
+                draft = tasks.share_link(
                     member=request.user,
                     forum=form.cleaned_data["forum"],
                     url=form.cleaned_data["url"],
