@@ -14,6 +14,14 @@ from sala.sample.community import MEMBERS, NEWS_SOURCE, NEWS_TITLE, REPLIES
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def data_dir(settings: Any, tmp_path: Path) -> Path:
+    """Point the data folder, and the uploads in it, at a fresh folder."""
+    settings.DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return tmp_path
+
+
 def run_sample() -> str:
     out = StringIO()
     call_command("sample", stdout=out)
@@ -21,14 +29,11 @@ def run_sample() -> str:
 
 
 def test_sala_sample_loads_a_news_topic_with_its_source_photo_and_replies(
-    settings: Any, tmp_path: Path
+    data_dir: Path,
 ) -> None:
-    settings.DATA_DIR = tmp_path
-    settings.MEDIA_ROOT = tmp_path / "media"
-
     printed = run_sample()
 
-    password = (tmp_path / "sample-admin-password").read_text().strip()
+    password = (data_dir / "sample-admin-password").read_text().strip()
     assert f"Sign in as admin / {password}" in printed
     assert User.objects.get(username="admin").is_superuser
     topic = Topic.objects.get(title=NEWS_TITLE)
@@ -39,11 +44,8 @@ def test_sala_sample_loads_a_news_topic_with_its_source_photo_and_replies(
     assert User.objects.filter(username__in=[name for name, _ in MEMBERS]).count() == len(MEMBERS)
 
 
-def test_running_sala_sample_again_changes_nothing_and_prints_the_same_sign_in(
-    settings: Any, tmp_path: Path
-) -> None:
-    settings.DATA_DIR = tmp_path
-    settings.MEDIA_ROOT = tmp_path / "media"
+@pytest.mark.usefixtures("data_dir")
+def test_running_sala_sample_again_changes_nothing_and_prints_the_same_sign_in() -> None:
     first = run_sample()
     counts = (User.objects.count(), Forum.objects.count(), Post.objects.count())
 
