@@ -38,6 +38,7 @@ test-tools: install
 lint: install
 	$(BIN)/ruff format --check sala tests conftest.py
 	$(BIN)/ruff check sala tests conftest.py
+	$(BIN)/lint-imports --no-logo
 
 typecheck: install
 	$(BIN)/mypy sala

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "sala.text",
     "sala.live",
     "sala.news",
+    "sala.sample",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

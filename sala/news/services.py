@@ -237,15 +237,14 @@ def import_feed_item(source: FeedSource, item: FeedItem) -> Topic | None:
     return topic
 
 
-def start_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
-    """Record a member's shared link, for a task to fetch into a draft topic.
+def record_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
+    """Record a member's shared link as a draft waiting to be read.
 
     Raise PermissionDenied if the member may not start topics in `forum`, and
-    ValidationError for an address that is not http(s) or an article already here.
+    ValidationError for an address that is not http(s), an article already here, or a
+    member over the limits of links being read. Views call `tasks.share_link`, which
+    also enqueues the reading: a draft recorded alone waits until it is given up.
     """
-    # Imported here: the tasks module imports this one.
-    from sala.news import tasks
-
     forum_permissions.check_start_topic(member, forum)
     canonical = canonical_web_url(url.strip())
     if canonical is None:
@@ -283,11 +282,7 @@ def start_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
             % {"count": DRAFTS_PER_HOUR},
             code="rate",
         )
-    with transaction.atomic():
-        draft = LinkDraft.objects.create(member=member, forum=forum, url=canonical)
-        # The task's row is written in the draft's transaction: both exist, or neither.
-        tasks.fill_link_draft.enqueue(str(draft.pk))
-    return draft
+    return LinkDraft.objects.create(member=member, forum=forum, url=canonical)
 
 
 def fill_link_draft(draft: LinkDraft) -> LinkDraft:

@@ -1,11 +1,18 @@
-"""News work done in the background: polling feeds and reading shared links."""
+"""News work done in the background: polling feeds and reading shared links.
+
+Tasks call services and services never enqueue a task, so this module sits above
+`services`; that is why sharing a link, the one write that starts a task, ends here.
+"""
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sala.accounts.models import User
 from sala.core.tasks import background_task
+from sala.forums.models import Forum
 from sala.news import services
 from sala.news.models import FeedSource, LinkDraft
 
@@ -31,6 +38,18 @@ def poll_feed(source_id: int) -> dict[str, int | str]:
         return {"imported": 0, "error": "the source was removed or paused"}
     report = services.poll_feed(source)
     return {"imported": report.imported, "already_here": report.already_here, "error": report.error}
+
+
+def share_link(*, member: User, forum: Forum, url: str) -> LinkDraft:
+    """Record a member's shared link and enqueue the task that reads it into a draft.
+
+    Raise what `services.record_link_draft` raises, having recorded and enqueued nothing.
+    """
+    with transaction.atomic():
+        draft = services.record_link_draft(member=member, forum=forum, url=url)
+        # The task's row is written in the draft's transaction: both exist, or neither.
+        fill_link_draft.enqueue(str(draft.pk))
+    return draft
 
 
 # Ahead of feed polls (a member is waiting), behind mail; not retried: the member would

@@ -14,9 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
-from sala.forums.forms import TopicForm
-from sala.news import services
-from sala.news.forms import ShareLinkForm
+from sala.news import tasks
+from sala.news.forms import DraftTopicForm, ShareLinkForm
 from sala.news.models import LinkDraft
 
 #: How often the waiting page reloads itself while the article is fetched, in seconds.
@@ -36,7 +35,7 @@ def share_link(request: HttpRequest) -> HttpResponse:
         form = ShareLinkForm(request.POST)
         if form.is_valid():
             try:
-                draft = services.start_link_draft(
+                draft = tasks.share_link(
                     member=request.user,
                     forum=form.cleaned_data["forum"],
                     url=form.cleaned_data["url"],
@@ -76,7 +75,7 @@ def link_draft(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
             {"draft": draft, "host": urlsplit(draft.url).hostname, "refresh": REFRESH_SECONDS},
         )
     ready = draft.status == LinkDraft.Status.READY
-    form = TopicForm(
+    form = DraftTopicForm(
         initial={
             "forum": draft.forum_id,
             "title": draft.title if ready else "",

@@ -19,16 +19,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from conftest import LiveSala, PageChecker
 from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
-from sala.core.sample_community import (
+from sala.forums import services
+from sala.forums.models import Post, Topic
+from sala.forums.tests.factories import make_forum, make_replies, make_topic
+from sala.sample.community import (
     NEWS_CAPTION,
     NEWS_LEAD,
     NEWS_SOURCE,
     NEWS_TITLE,
     load_sample_community,
 )
-from sala.forums import services
-from sala.forums.models import Post, Topic
-from sala.forums.tests.factories import make_forum, make_replies, make_topic
 from tests.e2e.pages import SalaPage, SignInPage
 from tests.e2e.topic_pages import NewTopicPage, TopicPage
 

@@ -20,6 +20,7 @@ from pytest_django.fixtures import Settings
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
+from sala.core.tests.html_pages import Element, Page
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_topic
 from sala.news import services, tasks
@@ -396,6 +397,49 @@ def member_client(client: Client) -> Client:
     return client
 
 
+def topic_form_element(page: Page) -> Element:
+    """Return the form that holds the page's topic title field."""
+    (form,) = [e for e in page.control("title").ancestors() if e.tag == "form"]
+    return form
+
+
+def topic_form(page: Page) -> tuple[str, dict[str, str]]:
+    """Return where the page's topic form posts, and the fields it sends as it stands."""
+    form = topic_form_element(page)
+    inside = [e for e in page.elements if form in e.ancestors()]
+    fields = {}
+    for control in inside:
+        name = control.attrs.get("name")
+        if not name or control.attrs.get("type") == "file":
+            continue
+        if control.tag == "select":
+            (fields[name],) = [
+                e.attrs["value"]
+                for e in inside
+                if e.tag == "option" and "selected" in e.attrs and control in e.ancestors()
+            ]
+        elif control.tag == "textarea":
+            fields[name] = control.raw_text.removeprefix("\n")  # as browsers read it
+        elif control.tag == "input":
+            fields[name] = control.attrs.get("value", "")
+    return form.attrs["action"], fields
+
+
+def topic_form_shape(page: Page) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """Return the topic form's controls, buttons, labels and help, leaving out what they hold."""
+    form = topic_form_element(page)
+    shown = {"input", "select", "textarea", "button", "label"}
+    return [
+        (
+            e.tag,
+            sorted((k, v) for k, v in e.attrs.items() if e.tag == "button" or k != "value"),
+            e.text if e.tag in {"button", "label"} or "field__help" in e.classes else "",
+        )
+        for e in page.elements
+        if form in e.ancestors() and (e.tag in shown or "field__help" in e.classes)
+    ]
+
+
 def share(client: Client, url: str, forum: Forum) -> LinkDraft:
     response = client.post("/new/link/", {"url": url, "forum": forum.pk})
     assert response.status_code == 302, response.content.decode()
@@ -420,21 +464,32 @@ def test_a_shared_link_becomes_a_draft_the_member_edits_then_posts(
     assert draft.title.startswith("Independents")
     assert re.search(r"!\[[^\]]*\]\(/media/uploads/[^ ]+\.webp &quot;Councillors", page)
 
-    posted = member_client.post(
-        "/new/topic/",
-        {
-            "forum": newsroom.forum.pk,
-            "title": draft.title,
-            "source_url": draft.source_url,
-            "text": "My take first.\n\n" + draft.text,
-            "submission_key": "0f6a9f8e-6f77-4a8e-9c43-7c1b7c1f2a10",
-            "action": "post",
-        },
-    )
+    # Posted as the browser would post it: the draft page's form, as it stands, edited.
+    action, fields = topic_form(Page(page))
+    assert fields["title"] == draft.title and fields["text"] == draft.text
+    fields["text"] = "My take first.\n\n" + fields["text"]
+    posted = member_client.post(action, {**fields, "action": "post"})
     topic = Topic.objects.get()
     assert posted["Location"] == topic.get_absolute_url()
     assert topic.source_url == article and topic.author.username == "oskar"
     assert "<figcaption>Councillors at the opening" in first_post(topic).html
+
+
+def test_a_draft_offers_the_fields_and_buttons_of_the_start_a_topic_page(
+    newsroom: Newsroom, member_client: Client
+) -> None:
+    draft = share(
+        member_client, newsroom.serve(ARTICLE_PATH, "article.html", "text/html"), newsroom.forum
+    )
+
+    drafted = Page(member_client.get(f"/new/link/{draft.pk}/").content.decode())
+    blank = Page(member_client.get("/new/topic/").content.decode())
+
+    # The start-a-topic page posts to itself; the draft posts there.
+    draft_form = dict(topic_form_element(drafted).attrs)
+    assert draft_form.pop("action") == "/new/topic/"
+    assert draft_form == topic_form_element(blank).attrs
+    assert topic_form_shape(drafted) == topic_form_shape(blank)
 
 
 def test_a_page_without_an_article_gives_a_clear_reason_and_the_plain_form(

@@ -2,7 +2,9 @@
 
 It shows a newcomer every element of a news topic page at once: a news forum and a
 general one, a reposted article with paragraphs, a quotation, a photo with its caption
-and a "read more" source, and replies from several members.
+and a "read more" source, and replies from several members. It is an app of its own at
+the top of the layers (docs/subsystems/layering.md): it writes through the accounts' and
+forums' services, and no app knows it exists.
 """
 
 import io

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sala.core.sample_community import load_sample_community
+from sala.sample.community import load_sample_community
 
 
 class Command(BaseCommand):
