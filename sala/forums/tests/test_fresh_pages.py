@@ -58,11 +58,16 @@ def two_servers(
     if request.param == "redis":
         env["REDIS_URL"] = REDIS_TEST_URL
         settings.REDIS_URL = REDIS_TEST_URL
-    servers = [start_server(env) for _ in range(2)]
+    # Pages only: with REDIS_URL, `sala serve` would start a live server on the next port
+    # too, which another test's server may hold.
+    servers = [start_server(env, "--live-port", "0") for _ in range(2)]
     yield [url for url, _ in servers]
-    for _, process in servers:
+    for url, process in servers:
         process.terminate()
         process.wait(timeout=30)
+        # Shown by pytest when the test fails: the servers' logs, tracebacks included.
+        output = process.stdout.read().decode() if process.stdout else ""
+        print(f"--- {url} ---\n{output}")
 
 
 class Guests:
