@@ -54,7 +54,12 @@ def two_servers(
 ) -> Iterator[list[str]]:
     """Start two Sala processes on the test database, sharing their generations with this
     one: through the file beside the database, or through Redis."""
-    env = server_environment(smtp_sink.port, collected_static)
+    # The longest time to live: on a slow machine a copy could expire mid-test and be
+    # rendered again, which would read as dropped by a write.
+    env = {
+        **server_environment(smtp_sink.port, collected_static),
+        "SALA_GUEST_CACHE_SECONDS": "3600",
+    }
     if request.param == "redis":
         env["REDIS_URL"] = REDIS_TEST_URL
         settings.REDIS_URL = REDIS_TEST_URL
