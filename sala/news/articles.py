@@ -17,15 +17,14 @@ from django.utils.translation import gettext
 from trafilatura import bare_extraction, load_html
 from trafilatura.htmlprocessing import convert_to_html
 
+from sala.news.addresses import canonical_web_url, web_url
 from sala.news.feeds import parse_iso_time
 from sala.news.markdown import (
     LeadImage,
-    canonical_web_url,
     find_lead_image,
     html_to_markdown,
     plain_text,
     visible_text,
-    web_url,
 )
 
 #: Fewer characters of text than this is not an article: a stub, a teaser, a wall.

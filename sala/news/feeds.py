@@ -23,15 +23,14 @@ import defusedxml.ElementTree
 import feedparser
 from defusedxml.common import DefusedXmlException
 
+from sala.news.addresses import canonical_web_url, web_url
 from sala.news.markdown import (
     LeadImage,
-    canonical_web_url,
     find_lead_image,
     html_to_markdown,
     parse_html_fragment,
     plain_text,
     text_to_markdown,
-    web_url,
 )
 
 

@@ -26,10 +26,11 @@ from sala.forums import permissions as forum_permissions
 from sala.forums import services as forum_services
 from sala.forums.models import Forum, Topic, validate_source_url
 from sala.forums.uploads import store_post_image
+from sala.news.addresses import canonical_web_url
 from sala.news.articles import ExtractionFailed, extract_article
 from sala.news.feeds import FeedError, FeedItem, parse_feed
 from sala.news.fetcher import FetchRefused, fetch
-from sala.news.markdown import LeadImage, canonical_web_url, draft_markdown
+from sala.news.markdown import LeadImage, draft_markdown
 from sala.news.models import FeedSource, ImportedItem, LinkDraft
 
 logger = logging.getLogger(__name__)
