@@ -1,11 +1,16 @@
 """The publisher's site for tests: fixture feeds, an article page and photos, served by a
 real LocalServer on 127.0.0.1 with the publisher's address rewritten to the server's."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from pytest_django.fixtures import Settings
+
 from sala.core.tests.images import blank_png
-from sala.forums.models import Forum
+from sala.forums.models import Forum, Post, Topic
+from sala.forums.tests.factories import make_forum
 from sala.news import services
 from sala.news.models import FeedSource
 from sala.news.tests.http_server import LocalServer, Reply
@@ -41,3 +46,20 @@ def serve_photos(server: LocalServer) -> None:
     """Answer the fixtures' photo addresses with a real (small) image."""
     for path in IMAGES:
         server.route(path, Reply(headers={"Content-Type": "image/png"}, body=blank_png(64, 48)))
+
+
+@pytest.fixture(name="newsroom")
+def newsroom_fixture(settings: Settings) -> Iterator[Newsroom]:
+    """Yield the publisher's site on a LocalServer, fetchable over loopback, and a forum."""
+    settings.SALA_FETCH_ALLOW_LOOPBACK = True
+    with LocalServer() as server:
+        serve_photos(server)
+        yield Newsroom(server=server, forum=make_forum(name="World news"))
+
+
+def first_post(topic: Topic) -> Post:
+    return Post.objects.get(topic=topic, number=1)
+
+
+def topic_titled(title: str) -> Topic:
+    return Topic.objects.get(title=title)
