@@ -1,8 +1,13 @@
 """Image files for tests, including ones too large to build the ordinary way."""
 
+import hashlib
+import io
 import struct
 import zlib
 from functools import cache
+from typing import Any
+
+from PIL import Image
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -28,3 +33,21 @@ def blank_png(width: int, height: int) -> bytes:
         + png_chunk(b"IDAT", pixels)
         + png_chunk(b"IEND", b"")
     )
+
+
+def noise(size: int) -> bytes:
+    """Return `size` bytes that look random and do not compress: the same every run."""
+    return hashlib.shake_256(b"sala").digest(size)
+
+
+def encoded(image: Image.Image, image_format: str, **options: Any) -> bytes:
+    """Return `image` saved in `image_format` (Pillow's name: "PNG", "JPEG", "WEBP"...)."""
+    output = io.BytesIO()
+    image.save(output, format=image_format, **options)
+    return output.getvalue()
+
+
+@cache
+def noisy_png() -> bytes:
+    """Return a 96x96 PNG of noise, about 28 KB: an upload that does not compress away."""
+    return encoded(Image.frombytes("RGB", (96, 96), noise(96 * 96 * 3)), "PNG")

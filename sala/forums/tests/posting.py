@@ -5,17 +5,13 @@ Test modules import the `world` fixture as `world_fixture` (named apart, so a te
 parameter does not shadow the import).
 """
 
-import hashlib
-import io
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from PIL import Image
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
@@ -32,19 +28,6 @@ def files_under(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
-
-
-def noise(size: int) -> bytes:
-    """Return `size` bytes that look random and do not compress: the same every run."""
-    return hashlib.shake_256(b"sala forums").digest(size)
-
-
-@cache
-def noisy_png() -> bytes:
-    """Return a 96x96 PNG of noise, about 28 KB."""
-    output = io.BytesIO()
-    Image.frombytes("RGB", (96, 96), noise(96 * 96 * 3)).save(output, format="PNG")
-    return output.getvalue()
 
 
 # --- The community ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sala.core.tests.html_pages import (
     assert_only_errors_at,
     page_of,
 )
-from sala.core.tests.images import blank_png
+from sala.core.tests.images import blank_png, noisy_png
 from sala.forums.models import Post, Topic
 from sala.forums.tests.posting import (
     GOOD_TEXT,
@@ -38,7 +38,6 @@ from sala.forums.tests.posting import (
     database_state,
     good_reply,
     good_topic,
-    noisy_png,
     world_fixture,  # noqa: F401 (the world fixture)
 )
 
