@@ -5,9 +5,10 @@ A CachedPage is a response's bytes and headers with the generations it was rende
 under (names and values, read by `depend_on`), its `on_hit` and when it expires; `pages`
 holds this process's, the least recently read dropped past SALA_GUEST_CACHE_MB. The
 middleware (middleware.py) stores pages here and answers from them, the front (front.py)
-answers from them too, and the generation store (generations.py) empties it when a bump
-or a read fails. PageStore itself knows nothing of guests: sala.core.shared_pages keeps
-the members' shared renders in one of its own.
+answers from them too. When Redis does not answer, the middleware (at a read) and the
+generation store (generations.py, at a bump) empty it, as `invalidate_all` does.
+PageStore itself knows nothing of guests: sala.core.shared_pages keeps the members'
+shared renders in one of its own.
 """
 
 import threading
