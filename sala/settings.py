@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Above everything that reads the session: a guest's cached page is answered here,
     # with the security policy it was stored with (docs/subsystems/caching.md).
-    "sala.core.page_cache.GuestPageCacheMiddleware",
+    "sala.core.page_cache.middleware.GuestPageCacheMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -11,6 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sala.settings")
 
 django_application = get_wsgi_application()
 
-from sala.core.page_cache import GuestPageCacheFront  # noqa: E402  (Django must be set up first)
+from sala.core.page_cache.front import GuestPageCacheFront  # noqa: E402  (after Django's set-up)
 
 application = GuestPageCacheFront(django_application)

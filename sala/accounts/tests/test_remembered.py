@@ -1,7 +1,6 @@
 """A member's session and row, remembered between requests: no query for either on a
 member's page, yet a sign-out, a new password or a ban counts at the very next request."""
 
-import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.core import page_cache
 from sala.core.page_cache import RedisGenerations
+from sala.core.tests.generation_backends import use_generations
 from sala.forums.tests.factories import make_topic
 
 pytestmark = pytest.mark.django_db
@@ -173,7 +173,7 @@ def another_process(
     prefix = f"test:{uuid.uuid4().hex}:page-generation:"
     here = RedisGenerations(redis.Redis.from_url(REDIS_TEST_URL), prefix=prefix)
     there = RedisGenerations(redis.Redis.from_url(REDIS_TEST_URL), prefix=prefix)
-    monkeypatch.setattr(page_cache, "get_generations", functools.cache(lambda: here))
+    use_generations(monkeypatch, here)
     here.read((page_cache.EVERY_PAGE,))
     eventually(lambda: here.mirroring)
     yield there
