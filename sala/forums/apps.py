@@ -8,6 +8,7 @@ class ForumsConfig(AppConfig):
     verbose_name = _("Forums")
 
     def ready(self) -> None:
-        from sala.forums import listeners
+        from sala.forums import listeners, live_streams
 
         listeners.register()
+        live_streams.register()

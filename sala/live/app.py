@@ -1,7 +1,8 @@
 """The live server: a plain ASGI application for `/live/`, beside Django's for the rest.
 
-It serves two kinds of stream: a topic page's (`/live/t/<topic id>/`) and a forum page's
-(`/live/f/<forum id>/`), through the same checks (host, origin, visibility, caps).
+It serves the kinds of stream the apps registered (`sala.live.kinds`; the forums': a
+topic page's at `/live/t/<topic id>/`, a forum page's at `/live/f/<forum id>/`), through
+the same checks (host, origin, the kind's visibility check, caps).
 
 A stream lives as long as its page is open, so it must cost little while it waits. Django's
 ASGI handler runs every request through the (synchronous) middleware on one shared thread
@@ -21,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,10 +35,10 @@ from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
 from sala.core.client_address import client_network
-from sala.forums import selectors as forum_selectors
+from sala.live.kinds import ActivityKind, PresenceKind, StreamKind, stream_kind_at
 from sala.live.presence import visitor_key
 from sala.live.slots import Limit, get_slots
-from sala.live.stream import Reader, events, forum_events, in_pool
+from sala.live.stream import Reader, activity_events, events, in_pool
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +48,26 @@ type Receive = Callable[[], Awaitable[Message]]
 type Send = Callable[[Message], Awaitable[None]]
 type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: `/live/t/<topic id>/` (a topic page's stream) and `/live/f/<forum id>/` (a forum
-#: page's); an id longer than a bigint can hold names nothing.
-STREAM = re.compile(r"/live/(t|f)/([0-9]{1,18})/")
+#: `/live/<kind's letter>/<target id>/` (`/live/t/<topic id>/`, a topic page's stream);
+#: an id longer than a bigint can hold names nothing.
+STREAM = re.compile(r"/live/([a-z]+)/([0-9]{1,18})/")
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a stream follows: a topic or a forum, by id."""
+    """What a stream follows: a target of a registered kind, by id."""
 
-    kind: Literal["topic", "forum"]
+    kind: StreamKind
     id: int
 
     @classmethod
     def at(cls, path: str) -> "Target | None":
         """Return the target `path` names, or None if it names no stream."""
         match = STREAM.fullmatch(path)
-        if match is None:
+        kind = stream_kind_at(match[1]) if match else None
+        if match is None or kind is None:
             return None
-        return cls("topic" if match[1] == "t" else "forum", int(match[2]))
+        return cls(kind, int(match[2]))
 
 
 class Refusal(Exception):
@@ -126,22 +128,25 @@ async def live(scope: Scope, receive: Receive, send: Send) -> None:
         get_slots().release(opening.reader.slot_keys, opening.reader.stream_id)
         return
     last_seen = request.headers.get("Last-Event-ID", "")
-    if target.kind == "topic":
-        chunks = events(target.id, opening.reader, last_seen)
+    kind = target.kind
+    if isinstance(kind, PresenceKind):
+        chunks = events(kind, target.id, opening.reader, last_seen)
+    elif isinstance(kind, ActivityKind):
+        chunks = activity_events(kind, target.id, opening.reader, _since(kind, request, last_seen))
     else:
-        chunks = forum_events(target.id, opening.reader, _since(request, last_seen))
+        raise TypeError(f"A stream kind of no shape live serves: {kind!r}")
     await _pump(chunks, receive, send)
 
 
-def _since(request: ASGIRequest, last_seen: str) -> datetime:
-    """Return the moment a forum page's stream reports activity after.
+def _since(kind: ActivityKind, request: ASGIRequest, last_seen: str) -> datetime:
+    """Return the moment an activity page's stream reports activity after.
 
     A reconnecting stream sends the id of its last report (Last-Event-ID); a new one
     the moment its page was rendered (`?since=`); failing both, now.
     """
     return (
-        forum_selectors.parse_micros(last_seen)
-        or forum_selectors.parse_micros(request.GET.get("since"))
+        kind.parse_moment(last_seen)
+        or kind.parse_moment(request.GET.get("since"))
         or timezone.now()
     )
 
@@ -159,16 +164,9 @@ def _open(request: ASGIRequest, target: Target, cors: list[tuple[bytes, bytes]])
         # A link (from anywhere) would carry the member's cookies and count them browsing.
         raise Refusal(400, _("Live streams are read by this site's pages, not opened directly."))
     try:
-        if target.kind == "topic":
-            forum_selectors.get_topic(target.id)
-        else:
-            forum_selectors.get_forum(target.id)
+        target.kind.check(target.id)
     except Http404:
-        if target.kind == "topic":
-            message = _("This topic does not exist or is not visible.")
-        else:
-            message = _("This forum does not exist or is not visible.")
-        raise Refusal(404, message) from None
+        raise Refusal(404, str(target.kind.missing)) from None
     engine = import_module(settings.SESSION_ENGINE)
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     request.session = engine.SessionStore(session_key)

@@ -108,6 +108,9 @@ class Bus(Protocol):
     def subscribe(self, topic_id: int) -> Subscription:
         """Return a subscription to `topic_id`'s events, to be entered with `async with`."""
 
+    def subscribe_channel(self, channel: str) -> Subscription:
+        """Return a subscription to `channel` (`topic_channel(id)`, `forum_channel(id)`)."""
+
     def subscribe_forum(self, forum_id: int) -> Subscription:
         """Return a subscription to the events that name `forum_id`, for `async with`."""
 
@@ -200,10 +203,13 @@ class LocalBus:
                     self._leave(channel, inbox)
 
     def subscribe(self, topic_id: int) -> Subscription:
-        return LocalSubscription(self, topic_channel(topic_id))
+        return self.subscribe_channel(topic_channel(topic_id))
 
     def subscribe_forum(self, forum_id: int) -> Subscription:
-        return LocalSubscription(self, forum_channel(forum_id))
+        return self.subscribe_channel(forum_channel(forum_id))
+
+    def subscribe_channel(self, channel: str) -> Subscription:
+        return LocalSubscription(self, channel)
 
     def _join(self, channel: str, inbox: _Inbox) -> None:
         with self._lock:
@@ -279,13 +285,13 @@ class RedisBus:
         self._publish_guard.call(send)
 
     def subscribe(self, topic_id: int) -> Subscription:
-        return RedisSubscription(self, self.channel(topic_id))
+        return self.subscribe_channel(topic_channel(topic_id))
 
     def subscribe_forum(self, forum_id: int) -> Subscription:
-        return RedisSubscription(self, self.prefix + forum_channel(forum_id))
+        return self.subscribe_channel(forum_channel(forum_id))
 
-    def channel(self, topic_id: int) -> str:
-        return self.prefix + topic_channel(topic_id)
+    def subscribe_channel(self, channel: str) -> Subscription:
+        return RedisSubscription(self, self.prefix + channel)
 
     def _hub(self) -> "_RedisHub":
         """Return the running loop's hub, starting one if it has none."""

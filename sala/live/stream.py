@@ -1,8 +1,9 @@
-"""What one open page hears: a topic page, who is browsing, new replies, edits and
-deletions; a forum page, which of its topics have new activity.
+"""What one open page hears, by its kind (`sala.live.kinds`): a presence page (a topic's),
+who is reading it and its target's events (new replies, edits, deletions); an activity
+page (a forum's), which of its items had activity.
 
-`events()` and `forum_events()` are the bodies of Server-Sent Events streams, as text
-chunks. They are served by `sala.live.app` (plain ASGI); they touch the database and
+`events()` and `activity_events()` are the bodies of Server-Sent Events streams, as text
+chunks. They are served by `sala.live.app` (plain ASGI); they call the kind's hooks and
 presence only from a small shared thread pool, so an open stream is a coroutine waiting
 on the bus, not a thread.
 """
@@ -16,11 +17,10 @@ from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from sala.forums import selectors as forum_selectors
 from sala.live.bus import Event, get_bus
+from sala.live.kinds import ActivityKind, PresenceKind
 from sala.live.presence import get_presence
 from sala.live.slots import get_slots
 
@@ -54,37 +54,30 @@ def in_pool[**P, R](function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
 
 @in_pool
-def _load_topic(topic_id: int) -> tuple[int, int]:
-    topic = forum_selectors.get_topic(topic_id)
-    return topic.pk, topic.last_number
-
-
-@in_pool
-def _render_browsing(topic_id: int, language: str) -> str:
-    browsing = get_presence().browsing(topic_id)
-    members = forum_selectors.list_browsing_members(browsing)
+def _render_presence(kind: PresenceKind, target_id: int, language: str) -> str:
+    browsing = get_presence().browsing(target_id)
     with translation.override(language):
-        return render_to_string(
-            "forums/_recently_browsing.html",
-            {"browsing_members": members, "browsing_guests": browsing.guest_count},
-        )
+        return kind.render_presence(target_id, browsing)
 
 
-# One render of a topic's "Recently Browsing" block serves every stream of this process
-# that needs the same change: with N readers, a change costs one render, not N. Each
-# announcement carries its time; a render made for that time (or a later one) is reused.
-_rendered: dict[tuple[int, str], tuple[float, str]] = {}
-#: How often, at most, a topic's change of readers is announced, and a stream re-sends
+# One render of a target's presence block ("Recently Browsing") serves every stream of
+# this process that needs the same change: with N readers, a change costs one render,
+# not N. Each announcement carries its time; a render made for that time (or a later
+# one) is reused.
+_rendered: dict[tuple[str, int, str], tuple[float, str]] = {}
+#: How often, at most, a target's change of readers is announced, and a stream re-sends
 #: the block; together they keep "Recently Browsing" under a second behind.
 SHARE_FOR = 0.5
 
 
-async def _browsing_html(topic_id: int, language: str, changed_at: float = 0.0) -> str:
-    key = (topic_id, language)
+async def _presence_html(
+    kind: PresenceKind, target_id: int, language: str, changed_at: float = 0.0
+) -> str:
+    key = (kind.name, target_id, language)
     cached = _rendered.get(key)
     if cached is not None and cached[0] >= changed_at > 0:
         return cached[1]
-    html = await _render_browsing(topic_id, language)
+    html = await _render_presence(kind, target_id, language)
     _rendered[key] = (max(changed_at, cached[0] if cached else 0.0), html)
     return html
 
@@ -92,19 +85,20 @@ async def _browsing_html(topic_id: int, language: str, changed_at: float = 0.0) 
 _announcing: set[int] = set()
 
 
-def _announce_browsing(topic_id: int) -> None:
-    """Tell every page of the topic that who is browsing changed, at most every SHARE_FOR.
+def _announce_browsing(target_id: int) -> None:
+    """Tell every page of the target that who is reading changed, at most every SHARE_FOR.
 
     Changes within SHARE_FOR are folded into one event sent at its end, so a hundred
-    readers arriving at once cause one re-render per stream, not a hundred.
+    readers arriving at once cause one re-render per stream, not a hundred. The event is
+    the target's (Event.topic_id), heard on its channel (`topic_channel`).
     """
-    if topic_id in _announcing:
+    if target_id in _announcing:
         return
-    _announcing.add(topic_id)
+    _announcing.add(target_id)
 
     def announce() -> None:
-        _announcing.discard(topic_id)
-        get_bus().publish(Event("browsing", topic_id, {"at": time.time()}))
+        _announcing.discard(target_id)
+        get_bus().publish(Event("browsing", target_id, {"at": time.time()}))
 
     asyncio.get_running_loop().call_later(SHARE_FOR, announce)
 
@@ -122,8 +116,11 @@ class Reader:
     stream_id: str
 
 
-async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator[str]:
-    """Yield the stream of `topic_id` for `reader`, who last saw post `last_seen`.
+async def events(
+    kind: PresenceKind, target_id: int, reader: Reader, last_seen: str
+) -> AsyncIterator[str]:
+    """Yield the stream of `target_id` for `reader`, who last saw number `last_seen` (of
+    the kind's numbered event: a topic's post number).
 
     The stream holds the reader's slots (claimed by the caller) and releases them, and
     the reader's presence, when it ends.
@@ -131,10 +128,11 @@ async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator
     presence = get_presence()
     slots = get_slots()
     language = reader.language
+    position = in_pool(kind.position)
 
     def touch() -> None:
         presence.touch(
-            topic_id,
+            target_id,
             member_id=reader.member_id,
             visitor_key=reader.visitor_key,
             hidden=reader.hidden,
@@ -145,25 +143,28 @@ async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator
         slots.renew(reader.slot_keys, reader.stream_id)
 
     def leave() -> None:
-        presence.leave(topic_id, member_id=reader.member_id, visitor_key=reader.visitor_key)
+        presence.leave(target_id, member_id=reader.member_id, visitor_key=reader.visitor_key)
         slots.release(reader.slot_keys, reader.stream_id)
+
+    def numbered(number: int) -> str:
+        return _sse(kind.numbered_event, {"number": number}, str(number))
 
     try:
         yield "retry: 2000\n\n"
-        async with get_bus().subscribe(topic_id) as subscription:
+        async with get_bus().subscribe_channel(kind.channel(target_id)) as subscription:
             await in_pool(touch)()
-            _announce_browsing(topic_id)
-            yield _sse("browsing", {"html": await _browsing_html(topic_id, language)})
-            _, last_number = await _load_topic(topic_id)
+            _announce_browsing(target_id)
+            yield _sse("browsing", {"html": await _presence_html(kind, target_id, language)})
+            last_number = await position(target_id)
             if last_seen.isascii() and last_seen.isdigit() and int(last_seen) < last_number:
-                yield _sse("reply", {"number": last_number}, str(last_number))
+                yield numbered(last_number)
             touched = sent = time.monotonic()
             browsing_sent = 0.0
             healthy = True
             changed_at = 0.0  # the newest unsent change of readers, if any
             while True:
                 if changed_at and time.monotonic() - browsing_sent >= SHARE_FOR:
-                    html = await _browsing_html(topic_id, language, changed_at)
+                    html = await _presence_html(kind, target_id, language, changed_at)
                     yield _sse("browsing", {"html": html})
                     changed_at = 0.0
                     browsing_sent = sent = time.monotonic()
@@ -175,11 +176,12 @@ async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator
                     yield _sse("status", {"paused": not healthy})
                     if healthy:
                         # Events published during the outage were lost: catch up.
-                        yield _sse("browsing", {"html": await _browsing_html(topic_id, language)})
-                        _, newest = await _load_topic(topic_id)
+                        html = await _presence_html(kind, target_id, language)
+                        yield _sse("browsing", {"html": html})
+                        newest = await position(target_id)
                         if newest > last_number:
                             last_number = newest
-                            yield _sse("reply", {"number": newest}, str(newest))
+                            yield numbered(newest)
                     sent = time.monotonic()
                 wait = SHARE_FOR / 2 if changed_at else HEALTH_CHECK_EVERY
                 event = await subscription.next(timeout=wait)
@@ -191,58 +193,56 @@ async def events(topic_id: int, reader: Reader, last_seen: str) -> AsyncIterator
                 sent = time.monotonic()
                 if event.kind == "browsing":
                     changed_at = max(changed_at, float(event.data.get("at", 0.0)) or 1.0)
-                elif event.kind == "reply":
+                elif event.kind == kind.numbered_event:
                     number = int(event.data["number"])
                     last_number = max(last_number, number)
-                    yield _sse("reply", event.data, str(number))
+                    yield _sse(event.kind, event.data, str(number))
                 else:
                     yield _sse(event.kind, event.data)
     finally:
         await in_pool(leave)()
-        _announce_browsing(topic_id)
+        _announce_browsing(target_id)
 
 
-# --- Forum pages --------------------------------------------------------------------------
+# --- Activity pages (a forum's) -------------------------------------------------------------
 
-#: How long a forum stream gathers activity before telling its page: a burst of replies
-#: becomes one report (one notice update), not one per reply.
+#: How long an activity stream gathers activity before telling its page: a burst of
+#: replies becomes one report (one notice update), not one per reply.
 FOLD_FOR = 0.5
-#: The most topics one catch-up names; a page that missed more reloads its list anyway.
+#: The most items one catch-up names; a page that missed more reloads its list anyway.
 CATCH_UP_LIMIT = 100
 #: How far before its last report a reconnecting stream looks again: a write stamped just
 #: before a report but committed just after it is still found. Looking twice is harmless,
-#: the page counts each topic once.
+#: the page counts each item once.
 CATCH_UP_MARGIN = timedelta(seconds=1)
 
 
-@in_pool
-def _active_topics(forum_id: int, since: datetime) -> list[int]:
-    return forum_selectors.list_active_topic_ids(forum_id, since, CATCH_UP_LIMIT)
-
-
-def _activity(topic_ids: Iterable[int], checked: datetime) -> str:
-    """Return an `activity` event naming `topic_ids`, all active before `checked`.
+def _activity(kind: ActivityKind, item_ids: Iterable[int], checked: datetime) -> str:
+    """Return an `activity` event naming `item_ids`, all active before `checked`.
 
     Its id is where a reconnecting stream catches up from (sent back as Last-Event-ID).
     """
-    resume_from = forum_selectors.micros(checked - CATCH_UP_MARGIN)
-    return _sse("activity", {"topics": sorted(topic_ids)}, str(resume_from))
+    resume_from = kind.format_moment(checked - CATCH_UP_MARGIN)
+    return _sse("activity", {kind.items_field: sorted(item_ids)}, str(resume_from))
 
 
-async def _catch_up(forum_id: int, since: datetime) -> str | None:
-    """Return an `activity` event for the forum's topics active after `since`, if any."""
+async def _catch_up(kind: ActivityKind, target_id: int, since: datetime) -> str | None:
+    """Return an `activity` event for the target's items active after `since`, if any."""
     checked = timezone.now()
-    missed = await _active_topics(forum_id, since)
-    return _activity(missed, checked) if missed else None
+    missed = await in_pool(kind.active_since)(target_id, since, CATCH_UP_LIMIT)
+    return _activity(kind, missed, checked) if missed else None
 
 
-async def forum_events(forum_id: int, reader: Reader, since: datetime) -> AsyncIterator[str]:
-    """Yield the stream of forum `forum_id`: which of its topics have new activity.
+async def activity_events(
+    kind: ActivityKind, target_id: int, reader: Reader, since: datetime
+) -> AsyncIterator[str]:
+    """Yield the stream of `target_id` (a forum): which of its items have new activity.
 
     Activity after `since` (when the page was rendered, or the last report before the
-    stream reconnected) is reported at once; then what the bus brings, folded over
-    FOLD_FOR. A forum page is not "browsing" anything, so the stream records no presence;
-    it holds the reader's slots (claimed by the caller) and releases them when it ends.
+    stream reconnected) is reported at once; then what the bus brings on the target's
+    channel (each event names its item, Event.topic_id), folded over FOLD_FOR. Such a
+    page is not "browsing" anything, so the stream records no presence; it holds the
+    reader's slots (claimed by the caller) and releases them when it ends.
     """
     slots = get_slots()
 
@@ -254,8 +254,8 @@ async def forum_events(forum_id: int, reader: Reader, since: datetime) -> AsyncI
 
     try:
         yield "retry: 2000\n\n"
-        async with get_bus().subscribe_forum(forum_id) as subscription:
-            if missed := await _catch_up(forum_id, since):
+        async with get_bus().subscribe_channel(kind.channel(target_id)) as subscription:
+            if missed := await _catch_up(kind, target_id, since):
                 yield missed
             # From here on nothing is missed (and tests know when to write).
             yield ": listening\n\n"
@@ -267,7 +267,7 @@ async def forum_events(forum_id: int, reader: Reader, since: datetime) -> AsyncI
             due = 0.0  # when the pending activity is reported
             while True:
                 if pending and time.monotonic() >= due:
-                    yield _activity(pending, timezone.now())
+                    yield _activity(kind, pending, timezone.now())
                     pending = set()
                     sent = time.monotonic()
                 if time.monotonic() - renewed > TOUCH_EVERY:
@@ -277,7 +277,7 @@ async def forum_events(forum_id: int, reader: Reader, since: datetime) -> AsyncI
                     healthy = subscription.healthy
                     yield _sse("status", {"paused": not healthy})
                     # Activity during the outage went unheard: look it up.
-                    if healthy and (missed := await _catch_up(forum_id, heard_until)):
+                    if healthy and (missed := await _catch_up(kind, target_id, heard_until)):
                         yield missed
                     sent = time.monotonic()
                 if healthy:

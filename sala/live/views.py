@@ -8,16 +8,10 @@ Deployments route /live/ to the live server instead (see docs/subsystems/live.md
 
 from django.http import HttpRequest, HttpResponse
 
-from sala.forums import selectors as forum_selectors
+from sala.live.kinds import StreamKind
 
 
-def topic_stream(request: HttpRequest, topic_id: int) -> HttpResponse:
-    """Answer 404 for a topic that cannot be read, else 204: no stream here."""
-    forum_selectors.get_topic(topic_id)
-    return HttpResponse(status=204)
-
-
-def forum_stream(request: HttpRequest, forum_id: int) -> HttpResponse:
-    """Answer 404 for a forum that cannot be read, else 204: no stream here."""
-    forum_selectors.get_forum(forum_id)
+def stream(request: HttpRequest, target_id: int, kind: StreamKind) -> HttpResponse:
+    """Answer 404 for a target of `kind` that cannot be read, else 204: no stream here."""
+    kind.check(target_id)
     return HttpResponse(status=204)

@@ -95,3 +95,29 @@ def test_a_live_server_beside_the_pages_without_redis_is_refused_with_what_to_do
     assert result.returncode != 0
     assert "needs REDIS_URL" in result.stderr
     assert "--interface asgi" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_asgi_worker_serves_as_many_streams_at_once_as_max_connections_says(
+    smtp_sink: SmtpSink, collected_static: Path
+) -> None:
+    topic = make_topic()
+    env = server_environment(smtp_sink.port, collected_static)
+    url, process = start_server(
+        env, "--interface", "asgi", "--max-connections", "2", "--grace", "2"
+    )
+    stream_url = f"{url}/live/t/{topic.pk}/"
+    try:
+        with urllib.request.urlopen(stream_url, timeout=10) as first:
+            assert first.readline() == b"retry: 2000\n"
+            with urllib.request.urlopen(stream_url, timeout=10) as second:
+                assert second.readline() == b"retry: 2000\n"
+                # A third is accepted by the kernel but not served while two are open ...
+                with pytest.raises(TimeoutError):
+                    urllib.request.urlopen(stream_url, timeout=2)
+        # ... and is once they closed.
+        with urllib.request.urlopen(stream_url, timeout=10) as third:
+            assert third.readline() == b"retry: 2000\n"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

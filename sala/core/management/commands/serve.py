@@ -21,6 +21,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from granian.constants import Interfaces
 from granian.server import Server
 
+#: How many connections an ASGI worker serves at once, by default. granian's own default
+#: (its listen backlog ÷ workers: 512 each for 2 workers) suits requests that end; a
+#: live stream holds its connection while its page is open, so a stream beyond a
+#: worker's 512 waited, connected but unanswered, until another closed. A stream costs
+#: a coroutine and about 65 KiB; the caps (sala/live/slots.py) bound them per client.
+MAX_CONNECTIONS = 10_000
+
 
 class Command(BaseCommand):
     help = (
@@ -69,6 +76,16 @@ class Command(BaseCommand):
             type=int,
             default=int(os.environ.get("SALA_LIVE_WORKERS", "1")),
             help="Live server processes (SALA_LIVE_WORKERS); one holds thousands of streams.",
+        )
+        parser.add_argument(
+            "--max-connections",
+            type=int,
+            default=int(os.environ.get("SALA_MAX_CONNECTIONS", str(MAX_CONNECTIONS))),
+            help=(
+                "Connections each ASGI worker serves at once (SALA_MAX_CONNECTIONS; "
+                f"default {MAX_CONNECTIONS:,}): an open live page holds one for as long "
+                "as it is open. The open-files limit (ulimit -n) must allow as many."
+            ),
         )
         parser.add_argument(
             "--grace",
@@ -123,6 +140,8 @@ class Command(BaseCommand):
             interface=Interfaces.ASGINL if asgi else Interfaces.WSGI,
             workers=workers,
             blocking_threads=None if asgi else options["threads"],
+            # WSGI workers keep granian's default: requests beyond their threads wait.
+            backpressure=options["max_connections"] if asgi else None,
             workers_kill_timeout=options["grace"],
             respawn_failed_workers=True,
             log_access=settings.DEBUG,
@@ -149,6 +168,7 @@ class Command(BaseCommand):
                     *command,
                     *("--port", str(live_port), "--workers", str(options["live_workers"])),
                     *("--interface", "asgi"),
+                    *("--max-connections", str(options["max_connections"])),
                 ]
             ),
         ]
