@@ -8,8 +8,8 @@ each number counts is written down here, once:
   deleting the last reply leaves the topic's activity where it was; its `reply_count`
   counts its replies (every post after the first) that are not deleted;
 - a forum's `topic_count` counts its topics that are not deleted; its `post_count` the
-  posts in those topics that are not deleted; its `last_post` is the newest of these
-  (the latest `created_at`, then the highest id);
+  posts in those topics that are not deleted; its `last_post` is the newest of these,
+  the one with the highest id (ids are handed out as posts are written);
 - a member's `post_count` counts their posts that are not deleted, in whatever topic:
   deleting a topic through its first post takes only that post from its author.
 
@@ -26,7 +26,21 @@ from collections.abc import Iterable
 from itertools import batched
 from typing import Any
 
-from django.db.models import F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db import connection, transaction
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    Field,
+    Func,
+    IntegerField,
+    Max,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
 from sala.accounts.models import User
@@ -42,7 +56,7 @@ COUNTED_IN_FORUM = Q(is_deleted=False, topic__is_deleted=False)
 COUNTED_FOR_AUTHOR = Q(is_deleted=False)
 
 #: Rows per UPDATE of a recount: each id is a parameter, and SQLite takes 32,766 at most.
-RECOUNT_BATCH = 1_000
+RECOUNT_BATCH = 10_000
 
 
 # -- One write at a time: the services' steps ---------------------------------------------
@@ -93,50 +107,104 @@ def uncount_deleted_post(post: Post, topic: Topic) -> None:
 
 
 def recount_last_post(forum_id: int) -> None:
-    """Point the forum at its newest counted post, after that one may have gone."""
-    Forum.objects.filter(pk=forum_id).update(last_post=_last_counted_post())
+    """Point the forum at its newest counted post, after that one may have gone.
+
+    The newest is the one with the highest id, as in the reply's own statement
+    (services._reply_statement): ids are handed out as posts are written, so finding it
+    walks the posts' primary key back from the end, never sorting the forum's posts.
+    """
+    newest = Post.objects.filter(COUNTED_IN_FORUM, topic__forum=OuterRef("pk")).order_by("-pk")
+    Forum.objects.filter(pk=forum_id).update(last_post=Subquery(newest.values("pk")[:1]))
 
 
 # -- From the rows: the recounts ----------------------------------------------------------
+#
+# Each recount reads the posts once per batch of rows, grouped by the row they count
+# for (UPDATE ... FROM a GROUP BY), rather than once per row or per forum with a
+# correlated subquery: a forum's posts are spread over the whole table, so counting
+# six forums that way read the table twelve times.
 
 
 def recount_topics(topic_ids: Iterable[int]) -> None:
     """Set the counters of the topics `topic_ids` from their posts."""
-    posts = Post.objects.filter(topic=OuterRef("pk"))
-    last = posts.order_by("-number")[:1]
     for batch in _batches(topic_ids):
-        Topic.objects.filter(pk__in=batch).update(
-            last_number=Coalesce(Subquery(last.values("number")), 0),
-            # Every topic has its first post; were it missing, these stay as they are.
-            last_post_at=Coalesce(Subquery(last.values("created_at")), F("last_post_at")),
-            last_poster_id=Coalesce(Subquery(last.values("author_id")), F("last_poster_id")),
-            reply_count=_count(posts.filter(COUNTED_REPLY)),
-        )
+        with transaction.atomic():
+            topics = Topic.objects.filter(pk__in=batch)
+            topics.update(last_number=0, reply_count=0)
+            _update_from(
+                Topic,
+                Post.objects.filter(topic__in=batch).values(counted_id=F("topic")),
+                last_number=Max("number"),
+                reply_count=Count("pk", filter=COUNTED_REPLY),
+            )
+            # The last post is found by its number, on the index of (topic, number).
+            last = Post.objects.filter(topic=OuterRef("pk"), number=OuterRef("last_number"))
+            topics.update(
+                # Every topic has its first post; were it missing, these stay as they are.
+                last_post_at=Coalesce(Subquery(last.values("created_at")), F("last_post_at")),
+                last_poster_id=Coalesce(Subquery(last.values("author_id")), F("last_poster_id")),
+            )
 
 
 def recount_forums(forum_ids: Iterable[int]) -> None:
     """Set the counters of the forums `forum_ids` from their topics and posts."""
     topics = Topic.objects.filter(COUNTED_TOPIC, forum=OuterRef("pk"))
-    posts = Post.objects.filter(COUNTED_IN_FORUM, topic__forum=OuterRef("pk"))
     for batch in _batches(forum_ids):
-        Forum.objects.filter(pk__in=batch).update(
-            topic_count=_count(topics),
-            post_count=_count(posts),
-            last_post=_last_counted_post(),
-        )
+        with transaction.atomic():
+            Forum.objects.filter(pk__in=batch).update(
+                topic_count=_count(topics), post_count=0, last_post=None
+            )
+            _update_from(
+                Forum,
+                Post.objects.filter(COUNTED_IN_FORUM, topic__forum__in=batch).values(
+                    counted_id=F("topic__forum")
+                ),
+                post_count=Count("pk"),
+                last_post_id=Max("pk"),  # the newest, as recount_last_post finds it
+            )
 
 
 def recount_members(member_ids: Iterable[int]) -> None:
     """Set the post counts of the members `member_ids` from their posts."""
-    posts = Post.objects.filter(COUNTED_FOR_AUTHOR, author=OuterRef("pk"))
     for batch in _batches(member_ids):
-        User.objects.filter(pk__in=batch).update(post_count=_count(posts))
+        with transaction.atomic():
+            User.objects.filter(pk__in=batch).update(post_count=0)
+            _update_from(
+                User,
+                Post.objects.filter(COUNTED_FOR_AUTHOR, author__in=batch).values(
+                    counted_id=F("author")
+                ),
+                post_count=Count("pk"),
+            )
 
 
-def _last_counted_post() -> Subquery:
-    """Return, for the forum of the outer query, the id of its newest counted post."""
-    posts = Post.objects.filter(COUNTED_IN_FORUM, topic__forum=OuterRef("pk"))
-    return Subquery(posts.order_by("-created_at", "-id").values("pk")[:1])
+def _update_from(model: type[Model], groups: QuerySet[Any], **columns: Aggregate) -> None:
+    """Set `columns` of the rows of `model` from `groups` (values() naming the row as
+    `counted_id`), each column to its aggregate over the row's group, in one UPDATE.
+
+    Rows without a group are left as they are. The ORM has no UPDATE ... FROM, hence
+    the SQL, around the ORM's own query.
+    """
+    quote = connection.ops.quote_name
+    grouped = groups.annotate(**columns).order_by()
+    select, params = grouped.query.sql_with_params()
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(
+        f"{quote(_column(model, name))} = counted.{quote(name)}" for name in columns
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM ({select}) AS counted"  # noqa: S608  (names from the models, values as parameters)
+            f" WHERE {table}.{quote(_column(model, 'pk'))} = counted.counted_id",
+            params,
+        )
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is no column.")
+    return field.column
 
 
 def _count(rows: QuerySet[Any]) -> Subquery:
