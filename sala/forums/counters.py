@@ -41,7 +41,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from sala.accounts.models import User
 from sala.forums.models import Forum, Post, Topic
@@ -70,7 +70,9 @@ def count_new_topic(post: Post, forum_id: int) -> None:
     """
     User.objects.filter(pk=post.author_id).update(post_count=F("post_count") + 1)
     Forum.objects.filter(pk=forum_id).update(
-        topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
+        topic_count=F("topic_count") + 1,
+        post_count=F("post_count") + 1,
+        last_post_id=_newer_last_post(post),
     )
 
 
@@ -80,7 +82,18 @@ def count_reply(post: Post, forum_id: int) -> None:
     Its topic counted it as the reply took its number (services._store_reply).
     """
     User.objects.filter(pk=post.author_id).update(post_count=F("post_count") + 1)
-    Forum.objects.filter(pk=forum_id).update(post_count=F("post_count") + 1, last_post=post)
+    Forum.objects.filter(pk=forum_id).update(
+        post_count=F("post_count") + 1, last_post_id=_newer_last_post(post)
+    )
+
+
+def _newer_last_post(post: Post) -> Greatest:
+    """Return the forum's last post once `post` is counted: the higher id of the two.
+
+    A post written at the same time in another topic may have taken a higher id and yet
+    reached the forum's row first (the reply's one statement does the same).
+    """
+    return Greatest(Coalesce("last_post_id", 0), post.pk)
 
 
 def uncount_deleted_post(post: Post, topic: Topic) -> None:

@@ -6,7 +6,7 @@ open pages are told), so nothing rolled back is ever announced.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
 here, in the same transaction as the write, so the read path never counts rows; what each
-counts, and the steps that keep it, are sala.forums.counters'. Rows
+one counts is written down in sala.forums.counters, with the steps that keep it. Rows
 are locked in one order, the topic, then the member, then the forum (shared by all its
 topics, so locked last and held shortest), so two writes never wait on each other in a
 circle.
