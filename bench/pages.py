@@ -654,7 +654,7 @@ def data_command() -> str:
             return name
     raise BenchError(
         "Sala has no `bench_data` command to fill the database with",
-        "update the checkout: the command comes with issue 6 (sala/forums/bench_data.py)",
+        "update the checkout: the command comes with issue 6 (sala/benchmark/)",
     )
 
 

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "sala.live",
     "sala.news",
     "sala.sample",
+    "sala.benchmark",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -5,7 +5,8 @@ the listeners do the rest (sala.forums.listeners: the cached pages it changed ar
 open pages are told), so nothing rolled back is ever announced.
 
 Every counter a page shows (replies, posts, last post, a member's post count) is kept
-here, in the same transaction as the write, so the read path never counts rows. Rows
+here, in the same transaction as the write, so the read path never counts rows; what each
+one counts is written down in sala.forums.counters, with the steps that keep it. Rows
 are locked in one order, the topic, then the member, then the forum (shared by all its
 topics, so locked last and held shortest), so two writes never wait on each other in a
 circle.
@@ -25,7 +26,7 @@ from django.utils import timezone
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
 from sala.core.events import announce
-from sala.forums import permissions
+from sala.forums import counters, permissions
 from sala.forums.events import (
     PostDeleted,
     PostEdited,
@@ -123,10 +124,7 @@ def create_topic(
             created_at=now,
             submission_key=submission_key,
         )
-        User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
-        Forum.objects.filter(pk=forum.pk).update(
-            topic_count=F("topic_count") + 1, post_count=F("post_count") + 1, last_post=post
-        )
+        counters.count_new_topic(post, forum.pk)
         announce(TopicStarted(topic.pk, forum.pk, number=1, author_id=author.pk))
         return post
 
@@ -213,8 +211,7 @@ def _store_reply(post: Post) -> _Counted:
     permissions.check_reply(post.author, topic)
     post.number = counted.last_number
     post.save(force_insert=True)
-    User.objects.filter(pk=post.author_id).update(post_count=F("post_count") + 1)
-    Forum.objects.filter(pk=counted.forum_id).update(post_count=F("post_count") + 1, last_post=post)
+    counters.count_reply(post, counted.forum_id)
     return counted
 
 
@@ -256,6 +253,7 @@ def _reply_statement() -> tuple[str, list[Field[Any, Any]]]:
     ]
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
     values = ", ".join(["%s"] * len(fields))
+    # The steps of _store_reply, counters.count_reply's included, in one statement.
     # Each step reads the one before it, which fixes the order rows are locked in; a
     # step that finds nothing leaves the ones after it nothing to do. A reply to another
     # of the forum's topics may take a newer id and yet reach the forum's row first:
@@ -344,19 +342,9 @@ def delete_post(*, post: Post, actor: User) -> None:
     Post.objects.filter(pk=post.pk).update(is_deleted=True, recommended_at=None)
     post.is_deleted = True
     post.recommended_at = None
-    User.objects.filter(pk=post.author_id, post_count__gt=0).update(post_count=F("post_count") - 1)
     if post.is_first:
         Topic.objects.filter(pk=topic.pk).update(is_deleted=True)
-        Forum.objects.filter(pk=topic.forum_id).update(
-            topic_count=F("topic_count") - 1,
-            post_count=F("post_count") - (topic.reply_count + 1),
-        )
-    else:
-        Topic.objects.filter(pk=topic.pk, reply_count__gt=0).update(
-            reply_count=F("reply_count") - 1
-        )
-        Forum.objects.filter(pk=topic.forum_id).update(post_count=F("post_count") - 1)
-    _refresh_last_post(topic.forum_id)
+    counters.uncount_deleted_post(post, topic)
     announce(
         PostDeleted(
             topic.pk,
@@ -366,17 +354,6 @@ def delete_post(*, post: Post, actor: User) -> None:
             was_recommended=was_recommended,
         )
     )
-
-
-def _refresh_last_post(forum_id: int) -> None:
-    """Point the forum at its newest visible post after that one was removed."""
-    newest = (
-        Post.objects.filter(topic__forum_id=forum_id, is_deleted=False, topic__is_deleted=False)
-        .order_by("-created_at", "-id")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    Forum.objects.filter(pk=forum_id).update(last_post_id=newest)
 
 
 @transaction.atomic

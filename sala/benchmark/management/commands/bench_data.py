@@ -6,12 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
-from sala.forums.bench_data import (
-    CommunitySize,
-    DatabaseNotEmpty,
-    generate_community,
-    refuse_unless_empty,
-)
+from sala.benchmark.community import DatabaseNotEmpty, generate_community, refuse_unless_empty
+from sala.benchmark.plan import CommunitySize
 
 _DEFAULTS = CommunitySize()
 
@@ -20,8 +16,9 @@ class Command(BaseCommand):
     help = (
         "Generate a community for benchmarks into the configured database (DATABASE_URL): "
         "members, forums, topics (one of them long) and posts with realistic text and reply "
-        "timing, written with bulk inserts (COPY on PostgreSQL) in one transaction. Counters "
-        "come out as if every post had been written one by one. Sala has no search index "
+        "timing, written with bulk inserts (COPY on PostgreSQL) in one transaction, then "
+        "counted by the forums' own counter rules, as if every post had been written one by "
+        "one. Sala has no search index "
         "yet, so there is no search data to fill. Refuses a database that has posts unless "
         "--append is given. The same --seed gives the same community."
     )

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from sala.accounts.models import User
 from sala.accounts.validators import validate_username
-from sala.forums.bench_data import CommunitySize, DatabaseNotEmpty, generate_community
+from sala.benchmark.community import DatabaseNotEmpty, generate_community
+from sala.benchmark.plan import CommunitySize
 from sala.forums.models import Category, Forum, Post, Topic
 from sala.forums.services import cook_post
 from sala.forums.tests.factories import make_topic
