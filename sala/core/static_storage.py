@@ -1,6 +1,15 @@
 """The storage of collected static files: hashed names, compressed copies, JS imports."""
 
-from whitenoise.storage import CompressedManifestStaticFilesStorage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # WhiteNoise ships no types; its storage is Django's manifest storage that also
+    # writes gzip/brotli copies, so it is checked as that.
+    from django.contrib.staticfiles.storage import (
+        ManifestStaticFilesStorage as CompressedManifestStaticFilesStorage,
+    )
+else:
+    from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
