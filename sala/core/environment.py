@@ -80,13 +80,14 @@ def secret_key(folder: Path) -> str:
 def mailer(url: str) -> dict[str, Any]:
     """Translate an EMAIL_URL into a Django MAILERS entry.
 
-    Understood: ``console:``, ``dummy:``, ``smtp://user:password@host:port`` (add
-    ``?tls=1`` for STARTTLS) and ``smtps://...`` for TLS from the start.
+    Understood: ``console:`` (each message printed decoded, links whole), ``dummy:``,
+    ``smtp://user:password@host:port`` (add ``?tls=1`` for STARTTLS) and
+    ``smtps://...`` for TLS from the start.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "console":
-        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "sala.core.console_mail.EmailBackend"}
     if scheme == "dummy":
         return {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
     if scheme not in {"smtp", "smtps"}:

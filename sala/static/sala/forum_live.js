@@ -1,19 +1,13 @@
 // The live side channel of a forum page: "N topics have new activity" while it is open,
 // and the list refreshed in place on a click or the `n` key. Without it the page is whole.
 
+import { liveNotice } from "./live_notice.js";
+
 const notice = document.querySelector("[data-forum-stream]");
 const list = document.querySelector("[data-topic-list]");
 if (notice && list && "EventSource" in window) {
-  const button = notice.querySelector(".live-notice__button");
-  const status = notice.querySelector(".live-notice__status");
   // Topics with activity the list does not show yet: each counts once, however busy.
   const active = new Set();
-
-  const announce = () => {
-    const count = active.size;
-    button.hidden = count === 0;
-    button.textContent = count === 1 ? notice.dataset.textOne : notice.dataset.textMany.replace("{count}", count);
-  };
 
   let refreshing = false;
   const refresh = async () => {
@@ -30,33 +24,18 @@ if (notice && list && "EventSource" in window) {
       list.replaceChildren(document.createRange().createContextualFragment(html));
       window.scrollTo({ top, behavior: "instant" });
       for (const id of shown) active.delete(id);
-      announce();
+      announce(active.size);
       // The button hides itself; keep a keyboard reader's place at the refreshed list.
       if (hadFocus) list.focus({ preventScroll: true });
     } finally {
       refreshing = false;
     }
   };
-  button.addEventListener("click", refresh);
-  document.addEventListener("keydown", (event) => {
-    const typing = event.target.closest("input, textarea, select, [contenteditable]");
-    const chord = event.ctrlKey || event.metaKey || event.altKey;
-    if (event.key === "n" && !typing && !chord && !button.hidden) refresh();
-  });
 
   const stream = new EventSource(notice.dataset.forumStream, { withCredentials: true });
+  const { button, announce } = liveNotice(notice, stream, refresh);
   stream.addEventListener("activity", (event) => {
     for (const id of JSON.parse(event.data).topics) active.add(id);
-    announce();
+    announce(active.size);
   });
-  stream.addEventListener("status", (event) => {
-    status.textContent = JSON.parse(event.data).paused ? notice.dataset.textPaused : "";
-  });
-  // A server without a live endpoint answers 204 and the stream closes for good: say
-  // nothing then. Only a stream that was open and dropped is "paused".
-  let opened = false;
-  stream.addEventListener("error", () => {
-    if (opened && stream.readyState !== EventSource.CLOSED) status.textContent = notice.dataset.textPaused;
-  });
-  stream.addEventListener("open", () => { opened = true; status.textContent = ""; });
 }

@@ -1,21 +1,15 @@
 // The live side channel of a topic page: "Recently Browsing" kept current and new
 // replies announced, over one Server-Sent Events stream. Without it the page is whole.
 
+import { liveNotice } from "./live_notice.js";
+
 const notice = document.querySelector("[data-live-stream]");
 if (notice && "EventSource" in window) {
-  const button = notice.querySelector(".live-notice__button");
-  const status = notice.querySelector(".live-notice__status");
   let shown = Number(notice.dataset.lastNumber);
   let newest = shown;
   // Pages before the last may be a cached copy that knew fewer posts than the topic has:
   // there, replies are counted from the first one heard while the page is open.
   let counting = Boolean(notice.dataset.lastPage);
-
-  const announce = () => {
-    const count = newest - shown;
-    button.hidden = count <= 0;
-    button.textContent = count === 1 ? notice.dataset.textOne : notice.dataset.textMany.replace("{count}", count);
-  };
 
   const showNewReplies = async () => {
     if (!notice.dataset.lastPage) {
@@ -31,15 +25,11 @@ if (notice && "EventSource" in window) {
       notice.before(fragment);
       shown = Number(posts[posts.length - 1].id.replace("post-", ""));
     }
-    announce();
+    announce(newest - shown);
   };
-  button.addEventListener("click", showNewReplies);
-  document.addEventListener("keydown", (event) => {
-    const typing = event.target.closest("input, textarea, select, [contenteditable]");
-    if (event.key === "n" && !typing && !button.hidden) showNewReplies();
-  });
 
   const stream = new EventSource(notice.dataset.liveStream, { withCredentials: true });
+  const { announce } = liveNotice(notice, stream, showNewReplies);
   stream.addEventListener("browsing", (event) => {
     const block = document.querySelector("[data-browsing]");
     const replacement = document.createRange().createContextualFragment(JSON.parse(event.data).html);
@@ -52,7 +42,7 @@ if (notice && "EventSource" in window) {
       counting = true;
     }
     newest = Math.max(newest, number);
-    announce();
+    announce(newest - shown);
   });
   const refreshPost = async (event) => {
     const number = Number(JSON.parse(event.data).number);
@@ -65,14 +55,4 @@ if (notice && "EventSource" in window) {
   };
   stream.addEventListener("edit", refreshPost);
   stream.addEventListener("delete", refreshPost);
-  stream.addEventListener("status", (event) => {
-    status.textContent = JSON.parse(event.data).paused ? notice.dataset.textPaused : "";
-  });
-  // A server without a live endpoint answers 204 and the stream closes for good: say
-  // nothing then. Only a stream that was open and dropped is "paused".
-  let opened = false;
-  stream.addEventListener("error", () => {
-    if (opened && stream.readyState !== EventSource.CLOSED) status.textContent = notice.dataset.textPaused;
-  });
-  stream.addEventListener("open", () => { opened = true; status.textContent = ""; });
 }
