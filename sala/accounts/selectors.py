@@ -7,14 +7,6 @@ from django.http import Http404
 from sala.accounts.models import User
 
 
-def get_member_by_username(username: str) -> User:
-    """Return the active member named `username`, whatever its case; raise Http404 if none."""
-    member = find_member(username)
-    if member is None:
-        raise Http404("No such member.")
-    return member
-
-
 def get_member_id_by_username(username: str) -> int:
     """Return the id of the active member named `username`, whatever its case; raise
     Http404 if none."""
