@@ -1181,6 +1181,28 @@ class Outcome:
         return next((load for n, _, load in self.pages if n == name), None)
 
 
+def summarise_only(outcome: Outcome, only: str) -> str:
+    """Return the section of a `--only` run: its page's row and what it ran on."""
+    community = outcome.community
+    return "\n".join(
+        [
+            f"{SECTION}, {only} only",
+            "",
+            f"- Run: {outcome.plan.name} ({outcome.plan.seconds} s) — `{outcome.command}`",
+            f"- Date: {time.strftime('%a %d %b %Y %H:%M:%S %Z')}; code: {code_version()}",
+            f"- Load average (1 min) before and after: {outcome.load_before} and "
+            f"{outcome.load_after}",
+            f"- Data: {community.members:,} members, {community.topics:,} topics, "
+            f"{community.posts:,} posts",
+            "",
+            "| page | path | req/s | p50 | p99 | errors | bytes/page |",
+            "| --- | --- | ---: | ---: | ---: | --- | ---: |",
+            *(load_row(name, path, load) for name, path, load in outcome.pages),
+            "",
+        ]
+    )
+
+
 def clean(load: Load | None) -> bool:
     return load is not None and load.errors == 0 and load.requests > 0
 
@@ -1471,9 +1493,29 @@ def check_signed_in(url: str, members: Members, what: str) -> None:
             )
 
 
+#: The pages measured, by the short name `--only` takes.
+PAGE_NAMES = (
+    "topic",
+    "topic-last",
+    "member-topic",
+    "member-topic-last",
+    "forum",
+    "quiet-forum",
+    "index",
+    "profile",
+)
+
+
 def measure_pages(
-    outcome: Outcome, wrk: Wrk, base: str, members: Members, total: int, plan: Plan
+    outcome: Outcome,
+    wrk: Wrk,
+    base: str,
+    members: Members,
+    total: int,
+    plan: Plan,
+    only: str | None = None,
 ) -> None:
+    """Measure every page, or only the one named `only` (one of PAGE_NAMES)."""
     community = outcome.community
     last = f"{community.topic_path}?page={community.last_page}"
     pages = [
@@ -1486,6 +1528,8 @@ def measure_pages(
         ("forum index", "/", False),
         ("profile", community.profile_path, False),
     ]
+    if only is not None:
+        pages = [page for short, page in zip(PAGE_NAMES, pages, strict=True) if short == only]
     for number, (name, path, signed_in) in enumerate(pages, start=1):
         status, body = get(base + path, cookie_header(members.cookies[0]) if signed_in else None)
         if status != 200:
@@ -1599,7 +1643,9 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
 
     spirit = Spirit(port=free_port())
     spirit_thread = None
-    if args.spirit:
+    if args.only:
+        spirit.error = "skipped (--only)"
+    elif args.spirit:
         say("Installing Spirit into its own venv, in the background ...")
         spirit_thread = threading.Thread(target=prepare_spirit, args=(session, spirit), daemon=True)
         spirit_thread.start()
@@ -1660,8 +1706,12 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         script_args=(str(members.reading(community.topic_path)),),
     )
     outcome.rss_start = worker_rss(server.pid)
-    total = 9 + (0 if spirit.error else 2) + 1
     check_signed_in(base + community.topic_path, members, "Sala")
+    if args.only:
+        measure_pages(outcome, wrk, base, members, 1, plan, only=args.only)
+        outcome.load_after = round(os.getloadavg()[0], 2)
+        return outcome
+    total = 9 + (0 if spirit.error else 2) + 1
     measure_pages(outcome, wrk, base, members, total, plan)
     measure_posting(outcome, wrk, base, members, plan, f"9/{total}")
     step = 10
@@ -1743,6 +1793,13 @@ def main() -> int:
         "--no-spirit", dest="spirit", action="store_false", help="skip installing Spirit"
     )
     parser.add_argument(
+        "--only",
+        choices=PAGE_NAMES,
+        metavar="NAME",
+        help="measure only this page, without Spirit, posting, nginx or the soak, and "
+        f"write its own section: one of {', '.join(PAGE_NAMES)}",
+    )
+    parser.add_argument(
         "--keep-temp",
         action="store_true",
         help="keep the temporary folders (logs) and the scratch databases afterwards",
@@ -1769,11 +1826,12 @@ def main() -> int:
     try:
         outcome = run(args, session)
         signal.alarm(0)
-        section = summarise(outcome)
+        section = summarise_only(outcome, args.only) if args.only else summarise(outcome)
         print()
         print(section)
         if args.results:
-            replace_section(args.results, SECTION, section, missing_goes_first=True)
+            heading = f"{SECTION}, {args.only} only" if args.only else SECTION
+            replace_section(args.results, heading, section, missing_goes_first=True)
             say(f"Written to {args.results}")
         return 0
     except BenchError as error:

@@ -8,14 +8,25 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from sala.accounts import selectors, services
+from sala.accounts import cached_pages, selectors, services
 from sala.accounts.forms import ProfileForm
 from sala.accounts.models import User
+from sala.core import cached_reads, page_cache
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
-    """Show a member's public profile; redirect other spellings of the name to its own."""
-    member = selectors.get_member_by_username(username)
+    """Show a member's public profile; redirect other spellings of the name to its own.
+
+    Guests' copies are kept under the member's profile generation. Its name needs the
+    member's id, so the id is looked up first and the row read only after the
+    generation: a change committed in between then leaves this render stale under its
+    old value, never stored as current (docs/subsystems/caching.md).
+    """
+    member_id = selectors.get_member_id_by_username(username)
+    page_cache.depend_on(
+        request, cached_pages.profile_generation(member_id), on_hit=cached_reads.record
+    )
+    member = selectors.get_member(member_id)
     if member.username != username:
         return redirect(member, permanent=True)
     return render(request, "accounts/profile.html", {"member": member})

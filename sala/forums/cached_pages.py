@@ -12,10 +12,12 @@ EVERY_PAGE.
 | forum_generation(id) | a forum's pages: its list of topics and their counts |
 | topic_generation(id) | every page of a topic: title, state, page count, recommended posts |
 | topic_page_generation(id, n) | page n of a topic: its posts |
+| accounts' profile_generation(id) | a member's profile: its post count |
 """
 
 from functools import singledispatch
 
+from sala.accounts.cached_pages import profile_generation
 from sala.core.events import DomainEvent
 from sala.core.page_cache import EVERY_PAGE
 from sala.forums.events import (
@@ -63,8 +65,9 @@ def changed_by(event: DomainEvent) -> list[str]:
 
 @changed_by.register
 def _(event: TopicStarted) -> list[str]:
-    # The new topic's own pages were never cached; its forum's list and the index were.
-    return [forum_generation(event.forum_id), INDEX]
+    # The new topic's own pages were never cached; its forum's list and the index were,
+    # and its author's profile, which counts their posts.
+    return [forum_generation(event.forum_id), INDEX, profile_generation(event.author_id)]
 
 
 @changed_by.register
@@ -73,6 +76,7 @@ def _(event: ReplyPosted) -> list[str]:
         topic_page_generation(event.topic_id, event.page),
         forum_generation(event.forum_id),
         INDEX,
+        profile_generation(event.author_id),  # their post count
     ]
     if event.starts_page:
         names.append(topic_generation(event.topic_id))
@@ -94,7 +98,8 @@ def _(event: PostDeleted) -> list[str]:
     names = _pages_showing(event.topic_id, event.page, recommended=event.was_recommended)
     if event.deletes_topic:
         names.append(topic_generation(event.topic_id))  # the topic is gone, every page with it
-    return [*names, forum_generation(event.forum_id), INDEX]
+    # The author's profile counts one post fewer.
+    return [*names, forum_generation(event.forum_id), INDEX, profile_generation(event.author_id)]
 
 
 @changed_by.register

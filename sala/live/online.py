@@ -54,6 +54,14 @@ def get_online() -> Online:
 ONLINE_REFRESH_SECONDS = 30.0
 
 
+def record_guest_online(request: HttpRequest) -> None:
+    """Record a guest's page read answered from the page cache, as OnlineMiddleware does."""
+    if request.method == "GET":
+        visitor = visitor_key(request)
+        if page_cache.once_in(ONLINE_REFRESH_SECONDS, (SITE, visitor, False)):
+            get_presence().touch(SITE, member_id=None, visitor_key=visitor, hidden=False)
+
+
 class OnlineMiddleware:
     """Record every page read under the site's presence, for "who is online"."""
 

@@ -116,9 +116,10 @@ def test_each_write_drops_exactly_the_pages_it_changes_on_every_server(
     moderator = make_moderator()
     news, sport = make_forum(name="News"), make_forum(name="Sport")
     tram = make_topic(forum=news, title="Harbour town votes on its tram")
-    make_replies(tram, 38)  # 39 posts: page 1 holds 1-20, page 2 21-39
+    replier = make_replies(tram, 38)[0].author  # 39 posts: page 1 holds 1-20, page 2 21-39
     ferry = make_topic(forum=news, title="Night ferry returns")
     regatta = make_topic(forum=sport, title="Regatta moved to May")
+    ferry_author = ferry.author
     guests = Guests(
         two_servers,
         {
@@ -129,6 +130,11 @@ def test_each_write_drops_exactly_the_pages_it_changes_on_every_server(
             "tram 2": tram.get_absolute_url() + "?page=2",
             "ferry": ferry.get_absolute_url(),
             "regatta": regatta.get_absolute_url(),
+            # Profiles show the member's post count.
+            "nadia": member.get_absolute_url(),
+            "ferry's author": ferry_author.get_absolute_url(),
+            "replier": replier.get_absolute_url(),
+            "moderator": moderator.get_absolute_url(),
         },
         settle=0.5 if settings.REDIS_URL else 0.0,
     )
@@ -136,14 +142,14 @@ def test_each_write_drops_exactly_the_pages_it_changes_on_every_server(
     fresh = guests.fresh_after(
         lambda: services.reply(topic=tram, author=member, text="Post forty, on page two.")
     )
-    assert fresh.keys() == {"index", "news", "tram 2"}
+    assert fresh.keys() == {"index", "news", "tram 2", "nadia"}
     assert "Post forty, on page two." in fresh["tram 2"]
 
     # Post 41 starts page 3: every page of the topic links one more page.
     fresh = guests.fresh_after(
         lambda: services.reply(topic=tram, author=member, text="Post forty-one.")
     )
-    assert fresh.keys() == {"index", "news", "tram 1", "tram 2"}
+    assert fresh.keys() == {"index", "news", "tram 1", "tram 2", "nadia"}
     assert "?page=3" in fresh["tram 1"]
     guests.pages["tram 3"] = tram.get_absolute_url() + "?page=3"
 
@@ -177,7 +183,7 @@ def test_each_write_drops_exactly_the_pages_it_changes_on_every_server(
 
     thirty.refresh_from_db()
     fresh = guests.fresh_after(lambda: services.delete_post(post=thirty, actor=moderator))
-    assert fresh.keys() == {"index", "news", "tram 1", "tram 2"}
+    assert fresh.keys() == {"index", "news", "tram 1", "tram 2", "replier"}
     assert "Thirty, recommended." not in fresh["tram 1"] + fresh["tram 2"]
 
     fresh = guests.fresh_after(
@@ -185,12 +191,12 @@ def test_each_write_drops_exactly_the_pages_it_changes_on_every_server(
             forum=sport, author=member, title="Rowing club opens its doors", text="Come by."
         )
     )
-    assert fresh.keys() == {"index", "sport"}
+    assert fresh.keys() == {"index", "sport", "nadia"}
     assert "Rowing club opens its doors" in fresh["sport"]
 
     ferry_first = Post.objects.get(topic=ferry, number=1)
     fresh = guests.fresh_after(lambda: services.delete_post(post=ferry_first, actor=moderator))
-    assert fresh.keys() == {"index", "news", "ferry"}
+    assert fresh.keys() == {"index", "news", "ferry", "ferry's author"}
     assert "Night ferry returns" not in fresh["news"]
     del guests.pages["ferry"]
 
