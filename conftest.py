@@ -29,6 +29,7 @@ import redis
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 from sala.core import local_memo, page_cache, shared_pages
 from sala.core.buffered_counts import get_counter
@@ -207,6 +208,9 @@ def _fresh_cache() -> Iterator[None]:
     get_slots.cache_clear()
     yield
     cache.clear()
+    # A view called outside the middleware (or a mail rendered in a member's language)
+    # leaves its language active in this thread; the next test starts in the default.
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
