@@ -18,6 +18,7 @@ from sala.forums.models import (
     Category,
     Forum,
     Post,
+    PostRevision,
     Topic,
     TopicRead,
 )
@@ -261,6 +262,23 @@ class TopicPage:
     def has_next(self) -> bool:
         return self.number < self.page_count
 
+    @property
+    def last_number(self) -> int:
+        """The number of the last post shown: how far a member reading the page has read
+        (0 for a page without posts)."""
+        return self.posts[-1].number if self.posts else 0
+
+
+def read_topic_page(topic_id: int, page: int) -> TopicPage:
+    """Return page `page` of a visible topic, with the topic, its forum and category,
+    the page's posts and (on page 1) its recommended replies, as a reader sees it.
+
+    What the topic page shows to guests and members alike, and what an API answer about
+    the page would carry: three queries (two past page 1) whatever the topic's length or
+    the page asked for. Raise Http404 for a missing topic or a page past its end.
+    """
+    return get_topic_page(get_topic(topic_id), page)
+
 
 def get_topic_page(topic: Topic, page: int) -> TopicPage:
     """Return page `page` of a topic's posts (and, on page 1, its recommended replies).
@@ -312,6 +330,20 @@ def get_post(topic: Topic, number: int) -> Post:
         raise Http404("No such post.")
     post.topic = topic
     return post
+
+
+def find_post_to_quote(topic: Topic, number: int) -> Post | None:
+    """Return post `number` of `topic` with its author, to quote in a reply; None if
+    there is no such post or it was deleted (its text is not for quoting): one query."""
+    if number > MAX_ID:
+        return None
+    quoted = Post.objects.filter(topic=topic, number=number, is_deleted=False)
+    return quoted.select_related("author").first()
+
+
+def list_revisions(post: Post) -> list[PostRevision]:
+    """Return every earlier version of `post`, newest first, with who edited it: one query."""
+    return list(post.revisions.select_related("editor").order_by("-number"))
 
 
 def get_topic_post(topic_id: int, number: int) -> Post:

@@ -18,9 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
 from sala.core import local_memo, page_cache, shared_pages
-from sala.core.buffered_counts import get_counter
 from sala.core.images import ImageRejected
-from sala.forums import cached_pages, permissions, selectors, services
+from sala.forums import cached_pages, permissions, reading, selectors, services
 from sala.forums.forms import (
     ACTION_ATTACH,
     ACTION_PREVIEW,
@@ -31,8 +30,7 @@ from sala.forums.forms import (
 )
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
-from sala.live.online import SITE, get_online
-from sala.live.presence import Browsing, get_presence, visitor_key
+from sala.live.online import get_online
 
 
 def _member(request: HttpRequest) -> User:
@@ -42,48 +40,9 @@ def _member(request: HttpRequest) -> User:
     return request.user
 
 
-#: Seconds within which a guest answered from the page cache is not recorded in presence
-#: again for the same place: the lists look back 15 minutes, and with Redis every record
-#: is a round trip on the cache's fast path.
-PRESENCE_REFRESH_SECONDS = 30.0
-
-
-def _record_cached_read(request: HttpRequest, *, topic_id: int | None = None) -> None:
-    """Record a guest's read answered by the guest page cache, as a rendered one is.
-
-    The cache answers above OnlineMiddleware, so who is online is recorded here too; a
-    topic's read also counts the guest as browsing it (without JavaScript nothing else
-    would; with it, the page's stream records them again) and counts a view.
-    """
-    places = [SITE] if request.method == "GET" else []
-    if topic_id is not None:
-        places.append(topic_id)
-        _count_view(topic_id)
-    # What visitor_key is made of, hashed rather than keyed: cheaper than the key itself.
-    meta = request.META
-    browser = hash(
-        (meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_USER_AGENT"))
-    )
-    due = [p for p in places if page_cache.once_in(PRESENCE_REFRESH_SECONDS, (p, browser))]
-    if due:
-        visitor = visitor_key(request)
-        presence = get_presence()
-        for place in due:
-            presence.touch(place, member_id=None, visitor_key=visitor)
-
-
-def _count_view(topic_id: int) -> None:
-    """Count a read of the topic in the buffer, flushing the buffer when it is due
-    (asked once a second: with Redis, asking is a round trip)."""
-    views = get_counter("topic_views")
-    views.add(topic_id)
-    if page_cache.once_in(1.0, "topic_views"):
-        views.flush_due(services.add_views)
-
-
 def index(request: HttpRequest) -> HttpResponse:
     """Show every category with its forums, counts and latest posts."""
-    page_cache.depend_on(request, cached_pages.INDEX, on_hit=_record_cached_read)
+    page_cache.depend_on(request, cached_pages.INDEX, on_hit=reading.record_cached_read)
     return render(
         request,
         "forums/index.html",
@@ -99,7 +58,7 @@ def forum(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
     """
     # A cached copy keeps its `since`: any activity after it would have dropped the copy.
     page_cache.depend_on(
-        request, cached_pages.forum_generation(forum_id), on_hit=_record_cached_read
+        request, cached_pages.forum_generation(forum_id), on_hit=reading.record_cached_read
     )
     forum = selectors.get_forum(forum_id)
     if slug != forum.slug:
@@ -188,26 +147,21 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     page = _page_number(request)
     generations = cached_pages.topic_page_generations(topic_id, page)
     page_cache.depend_on(
-        request, *generations, on_hit=partial(_record_cached_read, topic_id=topic_id)
+        request, *generations, on_hit=partial(reading.record_cached_read, topic_id=topic_id)
     )
     member = request.user if isinstance(request.user, User) else None
     if member is not None and _SHARED_QUERY.fullmatch(request.META.get("QUERY_STRING", "")):
         return _member_topic(request, member, topic_id, slug, page, generations)
-    topic = selectors.get_topic(topic_id)
-    if slug != topic.slug:
-        return _topic_moved(topic, page)
-    topic_page = selectors.get_topic_page(topic, page)
-    context: dict[str, Any] = {
-        "topic": topic,
-        "topic_page": topic_page,
-        "can_moderate": permissions.can_moderate(request.user),
-        **_browsing(request, topic.pk, member),
-    }
+    topic_page = selectors.read_topic_page(topic_id, page)
+    if slug != topic_page.topic.slug:
+        return _topic_moved(topic_page.topic, page)
+    browsing = reading.record_browsing(request, topic_id, member)
+    html = _render_topic(
+        request, topic_page, member, can_moderate=permissions.can_moderate(request.user), **browsing
+    )
     if member is not None:
-        context["reply_form"] = _reply_form_for(request, topic, member)
-        if topic_page.posts:
-            services.mark_read(member=member, topic_id=topic.pk, number=topic_page.posts[-1].number)
-    return render(request, "forums/topic.html", context)
+        reading.mark_read(member, topic_id, topic_page.last_number)
+    return HttpResponse(html)
 
 
 #: The query strings of topic pages members share one render of (a quote asked for is
@@ -238,37 +192,55 @@ def _member_topic(
     answered = "hit"
     if shared is None:
         answered = "miss"
-        topic = selectors.get_topic(topic_id)
-        if slug != topic.slug:
-            return _topic_moved(topic, page)
-        topic_page = selectors.get_topic_page(topic, page)
-        context = {
-            "topic": topic,
-            "topic_page": topic_page,
-            "can_moderate": is_moderator,
-            "reply_form": _reply_form_for(request, topic, member, shared=True),
-            shared_pages.SHARED: True,
-            "csrf_token": shared_pages.CSRF_TOKEN,
-            "user": shared_pages.SHARED_MEMBER,
-        }
-        html = render_to_string("forums/topic.html", context, request)
-        last_read = topic_page.posts[-1].number if topic_page.posts else 0
-        shared = shared_pages.keep(key, html, values, last_read=last_read)
-    parts = _browsing_html(request, topic_id, member)
+        topic_page = selectors.read_topic_page(topic_id, page)
+        if slug != topic_page.topic.slug:
+            return _topic_moved(topic_page.topic, page)
+        html = _render_topic(request, topic_page, member, can_moderate=is_moderator, shared=True)
+        shared = shared_pages.keep(key, html, values, last_read=topic_page.last_number)
+    parts = reading.render_browsing(request, topic_id, member)
     if not messages.get_messages(request):
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
-    _mark_read(member, topic_id, shared.facts["last_read"])
+    reading.mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
         shared_pages.fill(shared, request, rendered=parts, is_moderator=is_moderator),
         headers={shared_pages.HEADER: answered},
     )
 
 
+MESSAGES_TEMPLATE = "_messages.html"
+
+
+def _render_topic(
+    request: HttpRequest,
+    topic_page: selectors.TopicPage,
+    member: User | None,
+    *,
+    can_moderate: bool,
+    shared: bool = False,
+    **browsing: Any,
+) -> str:
+    """Render a topic page: the one template and context for guests, members and the
+    render members share (`shared`: member-specific parts left as placeholders that
+    sala.core.shared_pages fills per request, Recently Browsing among them)."""
+    topic = topic_page.topic
+    context: dict[str, Any] = {
+        "topic": topic,
+        "topic_page": topic_page,
+        "can_moderate": can_moderate,
+        **browsing,
+    }
+    if member is not None:
+        context["reply_form"] = _reply_form_for(request, topic, member, shared=shared)
+    if shared:
+        context[shared_pages.SHARED] = True
+        context["csrf_token"] = shared_pages.CSRF_TOKEN
+        context["user"] = shared_pages.SHARED_MEMBER
+    return render_to_string("forums/topic.html", context, request)
+
+
 #: Whether a member moderates, for which page to show them (their links and buttons):
 #: a change shows within seconds; what the buttons do is checked again when used.
 _moderators = local_memo.memo(seconds=10)
-#: The reading points this process recorded lately, so reading a page again writes nothing.
-_read_marks = local_memo.memo(seconds=300)
 
 
 def _shows_moderation(member: User) -> bool:
@@ -281,71 +253,10 @@ def _shows_moderation(member: User) -> bool:
     return moderates
 
 
-def _mark_read(member: User, topic_id: int, number: int) -> None:
-    """Record the member's reading point unless this process recorded it (or further)."""
-    marked = _read_marks.get((member.pk, topic_id))
-    if number and not (isinstance(marked, int) and marked >= number):
-        services.mark_read(member=member, topic_id=topic_id, number=number)
-        _read_marks.put((member.pk, topic_id), number)
-
-
-#: Recently Browsing as rendered lately, by who is listed: on a busy topic every read
-#: lists the same readers.
-_browsing_blocks = local_memo.memo(seconds=5, size=1000)
-BROWSING_TEMPLATE = "forums/_recently_browsing.html"
-MESSAGES_TEMPLATE = "_messages.html"
-
-
-def _browsing_html(request: HttpRequest, topic_id: int, member: User) -> dict[str, str]:
-    """Record the member as browsing the topic (and count the view); return Recently
-    Browsing rendered, by its template's name."""
-    browsing = _browsing(request, topic_id, member)
-    members = browsing["browsing_members"]
-    key = (tuple(m.pk for m in members), browsing["browsing_guests"], translation.get_language())
-    html = _browsing_blocks.get(key)
-    if not isinstance(html, str):
-        html = render_to_string(BROWSING_TEMPLATE, browsing)
-        _browsing_blocks.put(key, html)
-    return {BROWSING_TEMPLATE: html}
-
-
 def _topic_moved(topic: Topic, page: int) -> HttpResponse:
     """Send a link with an old slug to the topic's address now."""
     suffix = f"?page={page}" if page > 1 else ""
     return HttpResponseRedirect(topic.get_absolute_url() + suffix, status=301)
-
-
-#: Who browses each topic, as read lately: with Redis, a round trip per read otherwise.
-#: Others arriving show within these seconds (the live stream shows them at once).
-_browsing_now = local_memo.memo(seconds=2, size=10_000)
-
-
-def _browsing(request: HttpRequest, topic_id: int, member: User | None) -> dict[str, Any]:
-    """Record the visitor as browsing the topic (and count the view); return who is.
-
-    A visitor reading the topic again within PRESENCE_REFRESH_SECONDS is already listed:
-    with Redis, recording them again would be a round trip on every read.
-    """
-    presence = get_presence()
-    visitor = visitor_key(request)
-    hidden = bool(member and member.hide_presence)
-    if page_cache.once_in(PRESENCE_REFRESH_SECONDS, (topic_id, visitor, hidden)):
-        presence.touch(
-            topic_id,
-            member_id=member.pk if member else None,
-            visitor_key=visitor,
-            hidden=hidden,
-        )
-        _browsing_now.put(topic_id, None)  # the visitor sees themselves listed at once
-    browsing = _browsing_now.get(topic_id)
-    if not isinstance(browsing, Browsing):
-        browsing = presence.browsing(topic_id)
-        _browsing_now.put(topic_id, browsing)
-    _count_view(topic_id)
-    return {
-        "browsing_members": selectors.list_browsing_members(browsing),
-        "browsing_guests": browsing.guest_count,
-    }
 
 
 def _reply_form_for(
@@ -364,8 +275,7 @@ def _reply_form_for(
     initial: dict[str, Any] = {}
     quote = request.GET.get("quote", "")
     if selectors.is_number(quote):
-        quoted = Post.objects.filter(topic=topic, number=int(quote), is_deleted=False)
-        post = quoted.select_related("author").first()
+        post = selectors.find_post_to_quote(topic, int(quote))
         if post is not None:
             initial["text"] = quote_markdown(post)
     return ReplyForm(initial=initial)
@@ -503,11 +413,10 @@ def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) 
     topic = post.topic
     if post.is_deleted:
         raise Http404("This post was deleted.")
-    revisions = post.revisions.select_related("editor").order_by("-number")
     return render(
         request,
         "forums/revisions.html",
-        {"topic": topic, "post": post, "revisions": list(revisions)},
+        {"topic": topic, "post": post, "revisions": selectors.list_revisions(post)},
     )
 
 

@@ -257,3 +257,16 @@ def visitor_key(request: HttpRequest) -> str:
         "sala.live.presence.visitor_key", f"{address}\n{user_agent}", algorithm="sha256"
     )
     return digest.hexdigest()[:20]
+
+
+def visitor_hash(request: HttpRequest) -> int:
+    """Return a cheap stand-in for `visitor_key`, for throttling in this process only.
+
+    A hash of the headers visitor_key is made of (Python's, salted per process): equal
+    for requests visitor_key cannot tell apart, and a fraction of its cost, so a read
+    that records nothing new never pays for the keyed hash. Never stored or sent.
+    """
+    meta = request.META
+    return hash(
+        (meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_USER_AGENT"))
+    )

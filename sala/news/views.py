@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
-from sala.news import tasks
+from sala.news import selectors, tasks
 from sala.news.forms import DraftTopicForm, ShareLinkForm
 from sala.news.models import LinkDraft
 
@@ -59,9 +59,9 @@ def link_draft(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     Without JavaScript the waiting page reloads itself. If the article could not be read,
     the member gets the reason and the same form to write the topic themselves.
     """
-    draft = LinkDraft.objects.filter(pk=draft_id, member_id=request.user.pk).first()
-    if draft is None:
-        raise Http404("No such draft.")
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    draft = selectors.get_link_draft(draft_id, request.user.pk)
     if (
         draft.status == LinkDraft.Status.PENDING
         and timezone.now() - draft.created_at > GIVE_UP_AFTER

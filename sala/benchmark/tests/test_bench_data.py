@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Sum
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +18,8 @@ from sala.benchmark.plan import CommunitySize
 from sala.forums.models import Category, Forum, Post, Topic
 from sala.forums.services import cook_post
 from sala.forums.tests.factories import make_topic
+from sala.forums.tests.test_counters import recount_everything
+from sala.forums.tests.test_counters import snapshot as counters_of_every_row
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +257,14 @@ def test_impossible_sizes_are_refused_with_the_reason(arguments: list[str], mess
     with pytest.raises(CommandError, match=message):
         call_command("bench_data", *arguments, stdout=StringIO())
     assert not User.objects.exists()
+
+
+def test_the_builder_leaves_counters_a_recount_keeps() -> None:
+    size = CommunitySize(members=20, topics=8, posts=150, big_topic_posts=40, forums=3)
+    generate_community(size=size, batch=40, now=NOW)
+    written = counters_of_every_row()
+    assert User.objects.aggregate(total=Sum("post_count"))["total"] == 150
+
+    recount_everything()
+
+    assert counters_of_every_row() == written

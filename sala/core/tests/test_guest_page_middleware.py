@@ -459,3 +459,20 @@ def test_a_cached_read_still_counts_a_view_and_the_guest_online_and_browsing() -
     services.add_views(get_counter("topic_views").take())
     topic.refresh_from_db()
     assert topic.view_count == 2
+
+
+def test_guests_behind_one_proxy_are_each_counted_online_and_browsing_on_cached_reads() -> None:
+    topic = make_topic()
+    url = topic.get_absolute_url()
+    same_browser = {"user-agent": "the library's browser"}  # REMOTE_ADDR: the proxy's
+    readers = [
+        Client(headers={**same_browser, "x-forwarded-for": f"198.51.100.{n}"}) for n in (1, 2, 3)
+    ]
+    readers[0].get(url)
+
+    answers = [reader.get(url) for reader in readers[1:] for _ in range(2)]
+
+    assert {cache_state(answer) for answer in answers} == {"hit"}
+    presence = get_presence()
+    assert presence.browsing(topic.pk).guest_count == 3
+    assert presence.browsing(SITE).guest_count == 3

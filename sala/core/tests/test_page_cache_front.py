@@ -20,7 +20,7 @@ from sala.accounts.tests.factories import make_member
 from sala.core import page_cache
 from sala.core.buffered_counts import get_counter
 from sala.core.page_cache import CACHE_HEADER, GuestPageCacheFront
-from sala.forums import selectors, services, views
+from sala.forums import reading, selectors, services
 from sala.forums.tests.factories import make_topic
 from sala.live.online import SITE
 from sala.live.presence import get_presence
@@ -248,7 +248,7 @@ def test_a_hit_that_fails_to_be_recorded_in_front_is_recorded_once_by_django(
         if len(calls) == 3:  # the first hit answered from what the front checked before
             raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(views, "_record_cached_read", record_failing_on_the_fast_path)
+    monkeypatch.setattr(reading, "record_cached_read", record_failing_on_the_fast_path)
     front = Front()
     url = make_topic().get_absolute_url()
     front.get(url), front.get(url), front.get(url)
@@ -350,7 +350,7 @@ def test_when_recording_a_hit_fails_in_front_django_answers_through_the_middlewa
         if len(calls) == 2:
             raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(views, "_record_cached_read", record_failing_once_in_front)
+    monkeypatch.setattr(reading, "record_cached_read", record_failing_once_in_front)
     front = Front()
     url = make_topic().get_absolute_url()
     front.get(url), front.get(url)

@@ -4,12 +4,9 @@ the rows gives, and a recount mends counters gone wrong."""
 from datetime import UTC, datetime
 
 import pytest
-from django.db.models import Sum
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
-from sala.benchmark.community import generate_community
-from sala.benchmark.plan import CommunitySize
 from sala.forums import counters, services
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
@@ -157,14 +154,3 @@ def test_a_recount_of_many_rows_takes_them_in_batches(monkeypatch: pytest.Monkey
     counters.recount_topics(topic.pk for topic in topics)
 
     assert set(Topic.objects.values_list("reply_count", flat=True)) == {1}
-
-
-def test_the_bench_data_builder_leaves_counters_a_recount_keeps() -> None:
-    size = CommunitySize(members=20, topics=8, posts=150, big_topic_posts=40, forums=3)
-    generate_community(size=size, batch=40, now=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
-    written = snapshot()
-    assert User.objects.aggregate(total=Sum("post_count"))["total"] == 150
-
-    recount_everything()
-
-    assert snapshot() == written
