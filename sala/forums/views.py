@@ -156,9 +156,8 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     if slug != topic_page.topic.slug:
         return _topic_moved(topic_page.topic, page)
     browsing = reading.record_browsing(request, topic_id, member)
-    html = _render_topic(
-        request, topic_page, member, can_moderate=permissions.can_moderate(request.user), **browsing
-    )
+    can_moderate = permissions.can_moderate(request.user)
+    html = _render_topic(request, topic_page, member, can_moderate=can_moderate, browsing=browsing)
     if member is not None:
         reading.mark_read(member, topic_id, topic_page.last_number)
     return HttpResponse(html)
@@ -217,17 +216,18 @@ def _render_topic(
     *,
     can_moderate: bool,
     shared: bool = False,
-    **browsing: Any,
+    browsing: dict[str, Any] | None = None,
 ) -> str:
     """Render a topic page: the one template and context for guests, members and the
     render members share (`shared`: member-specific parts left as placeholders that
-    sala.core.shared_pages fills per request, Recently Browsing among them)."""
+    sala.core.shared_pages fills per request, Recently Browsing among them; `browsing`:
+    who is, for the other renders)."""
     topic = topic_page.topic
     context: dict[str, Any] = {
         "topic": topic,
         "topic_page": topic_page,
         "can_moderate": can_moderate,
-        **browsing,
+        **(browsing or {}),
     }
     if member is not None:
         context["reply_form"] = _reply_form_for(request, topic, member, shared=shared)
