@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -95,6 +96,27 @@ def test_a_live_server_beside_the_pages_without_redis_is_refused_with_what_to_do
     assert result.returncode != 0
     assert "needs REDIS_URL" in result.stderr
     assert "--interface asgi" in result.stderr
+
+
+def test_a_port_already_served_is_refused_with_what_to_do(collected_static: Path) -> None:
+    env = child_environment(SALA_DATA_DIR=str(collected_static), SALA_DEBUG="0", REDIS_URL="")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = subprocess.run(
+            [sys.executable, "-m", "sala", "serve", "--port", str(port), "--workers", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert result.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is already being served" in result.stderr
+    assert "--port" in result.stderr
+    assert "Serving" not in result.stdout
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ ASGI server instead: simplest, right for the embedded default.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -103,6 +104,8 @@ class Command(BaseCommand):
                     "Static files are not collected: run `sala collectstatic --noinput` first."
                 ) from None
         live_port = self._live_port(options)
+        for port in (options["port"], live_port):
+            _refuse_a_port_already_served(options["host"], port)
         if live_port:
             self._serve_side_by_side(options, live_port)
         else:
@@ -190,3 +193,25 @@ class Command(BaseCommand):
         codes = [child.wait() for child in children]
         if any(codes):
             raise CommandError(f"The server stopped with exit codes {codes}; see the log above.")
+
+
+def _refuse_a_port_already_served(host: str, port: int) -> None:
+    """Raise CommandError if something already answers on `port`.
+
+    granian binds with SO_REUSEPORT, so a second server on a port in use (a `make run`
+    left running) would start without complaint and take half of the connections.
+    """
+    if not port:
+        return
+    # A server on every address answers on the loopback one.
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host  # noqa: S104
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            pass
+    except OSError:
+        return  # nothing listens there: the port is ours
+    raise CommandError(
+        f"Port {port} on {host} is already being served, perhaps by another `sala serve` "
+        "or `make run` still running: stop that one, or choose another port with --port "
+        "(SALA_PORT)."
+    )
