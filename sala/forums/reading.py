@@ -18,7 +18,7 @@ from sala.core import cached_reads, local_memo
 from sala.core.buffered_counts import get_counter
 from sala.core.throttle import once_in
 from sala.forums import selectors, services
-from sala.live.presence import Browsing, get_presence, visitor_hash, visitor_key
+from sala.live.presence import Browsing, get_presence, record_visit
 
 #: Seconds within which a visitor reading a topic again is not recorded in its presence
 #: again: Recently Browsing looks back 15 minutes.
@@ -48,14 +48,14 @@ def record_cached_read(request: HttpRequest, *, topic_id: int | None = None) -> 
     """
     cached_reads.record(request)
     if topic_id is not None:
-        _touch(request, topic_id, member=None)
+        record_visit(request, topic_id, None, every=PRESENCE_REFRESH_SECONDS)
         count_view(topic_id)
 
 
 def record_browsing(request: HttpRequest, topic_id: int, member: User | None) -> dict[str, Any]:
     """Record the visitor as browsing the topic and count the view; return who is
     browsing, as the template of Recently Browsing takes it."""
-    if _touch(request, topic_id, member):
+    if record_visit(request, topic_id, member, every=PRESENCE_REFRESH_SECONDS):
         _browsing_now.put(topic_id, None)  # the visitor sees themselves listed at once
     browsing = _browsing_now.get(topic_id)
     if not isinstance(browsing, Browsing):
@@ -79,21 +79,6 @@ def render_browsing(request: HttpRequest, topic_id: int, member: User) -> dict[s
         html = render_to_string(BROWSING_TEMPLATE, browsing)
         _browsing_blocks.put(key, html)
     return {BROWSING_TEMPLATE: html}
-
-
-def _touch(request: HttpRequest, topic_id: int, member: User | None) -> bool:
-    """Record the visitor in the topic's presence unless this process did within
-    PRESENCE_REFRESH_SECONDS; return whether it did now."""
-    hidden = bool(member and member.hide_presence)
-    if not once_in(PRESENCE_REFRESH_SECONDS, (topic_id, visitor_hash(request), hidden)):
-        return False
-    get_presence().touch(
-        topic_id,
-        member_id=member.pk if member else None,
-        visitor_key=visitor_key(request),
-        hidden=hidden,
-    )
-    return True
 
 
 def count_view(topic_id: int) -> None:

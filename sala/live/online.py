@@ -12,9 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from sala.accounts.models import User
-from sala.core.throttle import once_in
 from sala.live.models import OnlineRecord
-from sala.live.presence import get_presence, visitor_hash, visitor_key
+from sala.live.presence import get_presence, record_visit
 
 #: The presence key that stands for "anywhere on the site".
 SITE = 0
@@ -57,20 +56,7 @@ ONLINE_REFRESH_SECONDS = 30.0
 def record_guest_online(request: HttpRequest) -> None:
     """Record a guest's page read answered from the page cache, as OnlineMiddleware does."""
     if request.method == "GET":
-        _touch_site(request, member=None)
-
-
-def _touch_site(request: HttpRequest, member: User | None) -> None:
-    """Record the visitor under the site's presence unless this process did within
-    ONLINE_REFRESH_SECONDS (keyed by the cheap visitor_hash: most reads record nothing)."""
-    hidden = bool(member and member.hide_presence)
-    if once_in(ONLINE_REFRESH_SECONDS, (SITE, visitor_hash(request), hidden)):
-        get_presence().touch(
-            SITE,
-            member_id=member.pk if member else None,
-            visitor_key=visitor_key(request),
-            hidden=hidden,
-        )
+        record_visit(request, SITE, None, every=ONLINE_REFRESH_SECONDS)
 
 
 class OnlineMiddleware:
@@ -82,5 +68,6 @@ class OnlineMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Recorded before the page is made, so a reader counts themselves among the online.
         if request.method == "GET" and not request.path.startswith(_NOT_PAGES):
-            _touch_site(request, request.user if isinstance(request.user, User) else None)
+            member = request.user if isinstance(request.user, User) else None
+            record_visit(request, SITE, member, every=ONLINE_REFRESH_SECONDS)
         return self.get_response(request)

@@ -23,8 +23,10 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from redis.client import Pipeline
 
+from sala.accounts.models import User
 from sala.core.client_address import client_address
 from sala.core.redis_client import OutageGuard, fail_fast_client
+from sala.core.throttle import once_in
 
 logger = logging.getLogger(__name__)
 
@@ -270,3 +272,23 @@ def visitor_hash(request: HttpRequest) -> int:
     return hash(
         (meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_USER_AGENT"))
     )
+
+
+def record_visit(request: HttpRequest, place: int, member: User | None, *, every: float) -> bool:
+    """Record the visitor behind `request` (`member`, or a guest for None) in `place`'s
+    presence unless this process did within `every` seconds; return whether it did now.
+
+    Throttled by `visitor_hash`: a read that records nothing new pays neither the keyed
+    visitor hash nor, with Redis, a round trip. A member hiding their presence is
+    recorded as hidden (counted among the guests).
+    """
+    hidden = bool(member and member.hide_presence)
+    if not once_in(every, (place, visitor_hash(request), hidden)):
+        return False
+    get_presence().touch(
+        place,
+        member_id=member.pk if member else None,
+        visitor_key=visitor_key(request),
+        hidden=hidden,
+    )
+    return True
