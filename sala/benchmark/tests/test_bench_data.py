@@ -17,9 +17,9 @@ from sala.benchmark.community import DatabaseNotEmpty, generate_community
 from sala.benchmark.plan import CommunitySize
 from sala.forums.models import Category, Forum, Post, Topic
 from sala.forums.services import cook_post
+from sala.forums.tests.counting import recount_everything
+from sala.forums.tests.counting import snapshot as counters_of_every_row
 from sala.forums.tests.factories import make_topic
-from sala.forums.tests.test_counters import recount_everything
-from sala.forums.tests.test_counters import snapshot as counters_of_every_row
 
 pytestmark = pytest.mark.django_db
 

@@ -9,34 +9,10 @@ from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
 from sala.forums import counters, services
 from sala.forums.models import Forum, Post, Topic
+from sala.forums.tests.counting import recount_everything, snapshot
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 
 pytestmark = pytest.mark.django_db
-
-Snapshot = dict[str, list[tuple[object, ...]]]
-
-
-def snapshot() -> Snapshot:
-    """Return every counter of every topic, forum and member, by id."""
-    return {
-        "topics": list(
-            Topic.objects.order_by("pk").values_list(
-                "pk", "last_number", "reply_count", "last_post_at", "last_poster_id"
-            )
-        ),
-        "forums": list(
-            Forum.objects.order_by("pk").values_list(
-                "pk", "topic_count", "post_count", "last_post_id"
-            )
-        ),
-        "members": list(User.objects.order_by("pk").values_list("pk", "post_count")),
-    }
-
-
-def recount_everything() -> None:
-    counters.recount_topics(Topic.objects.values_list("pk", flat=True))
-    counters.recount_members(User.objects.values_list("pk", flat=True))
-    counters.recount_forums(Forum.objects.values_list("pk", flat=True))
 
 
 def live_a_little() -> dict[str, Forum]:
