@@ -32,10 +32,12 @@ CSRF_TRUSTED_ORIGINS = environment.string_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     "sala.core",
     "sala.accounts",
+    "sala.staff",
     "sala.forums",
     "sala.text",
     "sala.live",
     "sala.news",
+    "sala.moderation",
     "sala.sample",
     "sala.benchmark",
     "django.contrib.admin",

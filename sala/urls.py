@@ -6,6 +6,7 @@ from sala.core import views as core_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("sala.forums.urls")),
+    path("", include("sala.moderation.urls")),
     path("", include("sala.live.urls")),
     path("", include("sala.news.urls")),
     path("", include("sala.accounts.urls")),

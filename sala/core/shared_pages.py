@@ -74,6 +74,12 @@ def owner_only(author_id: int | None, content: str) -> str:
     return f"{marker('own', str(author_id or 0))}{content}{marker('own-end')}"
 
 
+def not_owner(author_id: int | None, content: str) -> str:
+    """Wrap what everyone but the author (`author_id`) and moderators sees, in a shared
+    render."""
+    return f"{marker('others', str(author_id or 0))}{content}{marker('own-end')}"
+
+
 def personal(template_name: str) -> str:
     """Return the marker for a template rendered for each member: their own part."""
     return marker("personal", template_name)
@@ -173,12 +179,17 @@ def fill(
     }
     pieces = page.pieces
     out = [pieces[0]]
-    hidden = False  # inside an `owner_only` part that is not this member's
+    hidden = False  # inside a part that is not for this member
+    # Parts nest (a hidden post, for its author, holds their Edit link): each end
+    # returns to what its part's start found.
+    outer: list[bool] = []
     for (kind, argument), piece in zip(page.markers, pieces[1:], strict=True):
-        if kind == "own":
-            hidden = not (is_moderator or argument == member_id)
+        if kind in ("own", "others"):
+            outer.append(hidden)
+            owns = is_moderator or argument == member_id
+            hidden = hidden or (owns if kind == "others" else not owns)
         elif kind == "own-end":
-            hidden = False
+            hidden = outer.pop() if outer else False
         elif hidden:
             pass
         elif kind == "csrf":

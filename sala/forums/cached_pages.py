@@ -24,6 +24,8 @@ from sala.forums.events import (
     ForumsChanged,
     PostDeleted,
     PostEdited,
+    PostHidden,
+    PostRestored,
     RecommendationChanged,
     ReplyPosted,
     TopicChanged,
@@ -99,6 +101,27 @@ def _(event: PostDeleted) -> list[str]:
     if event.deletes_topic:
         names.append(topic_generation(event.topic_id))  # the topic is gone, every page with it
     # The author's profile counts one post fewer.
+    return [*names, forum_generation(event.forum_id), INDEX, profile_generation(event.author_id)]
+
+
+@changed_by.register
+def _(event: PostHidden) -> list[str]:
+    # Like a deletion: the post's page and maybe "Recommended Posts" show it otherwise,
+    # and it leaves (or comes back to) the counts of its topic, forum and author.
+    names = _pages_showing(event.topic_id, event.page, recommended=event.was_recommended)
+    return [
+        *names,
+        forum_generation(event.forum_id),
+        INDEX,
+        profile_generation(event.author_id),
+    ]
+
+
+@changed_by.register
+def _(event: PostRestored) -> list[str]:
+    names = _pages_showing(event.topic_id, event.page, recommended=False)
+    if event.restores_topic:
+        names.append(topic_generation(event.topic_id))
     return [*names, forum_generation(event.forum_id), INDEX, profile_generation(event.author_id)]
 
 

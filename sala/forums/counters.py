@@ -6,12 +6,16 @@ each number counts is written down here, once:
 - a topic's `last_number` is the highest number handed out in it, deleted posts included
   (numbers are never reused); its `last_post_at` and `last_poster` are that post's, so
   deleting the last reply leaves the topic's activity where it was; its `reply_count`
-  counts its replies (every post after the first) that are not deleted;
+  counts its replies (every post after the first) that are counted: neither deleted
+  nor hidden by moderators;
 - a forum's `topic_count` counts its topics that are not deleted; its `post_count` the
-  posts in those topics that are not deleted; its `last_post` is the newest of these,
-  the one with the highest id (ids are handed out as posts are written);
-- a member's `post_count` counts their posts that are not deleted, in whatever topic:
-  deleting a topic through its first post takes only that post from its author.
+  counted posts in those topics; its `last_post` is the newest of these, the one with
+  the highest id (ids are handed out as posts are written);
+- a member's `post_count` counts their counted posts, in whatever topic: deleting a
+  topic through its first post takes only that post from its author.
+
+A post leaves the counts when it is deleted or hidden, and comes back when it is
+restored or shown again while neither deleted nor hidden (`uncount_post`, `count_post`).
 
 The services keep the counters as they write, one step per write with F() updates in
 the write's own transaction (the steps below, and the reply's own statements in
@@ -47,13 +51,13 @@ from sala.accounts.models import User
 from sala.forums.models import Forum, Post, Topic
 
 #: A post counted among its topic's replies.
-COUNTED_REPLY = Q(number__gt=1, is_deleted=False)
+COUNTED_REPLY = Q(number__gt=1, is_deleted=False, is_hidden=False)
 #: A topic counted in its forum.
 COUNTED_TOPIC = Q(is_deleted=False)
 #: A post counted in its forum, and which may be shown as the forum's last post.
-COUNTED_IN_FORUM = Q(is_deleted=False, topic__is_deleted=False)
+COUNTED_IN_FORUM = Q(is_deleted=False, is_hidden=False, topic__is_deleted=False)
 #: A post counted for its author.
-COUNTED_FOR_AUTHOR = Q(is_deleted=False)
+COUNTED_FOR_AUTHOR = Q(is_deleted=False, is_hidden=False)
 
 #: Rows per UPDATE of a recount: each id is a parameter, and SQLite takes 32,766 at most.
 RECOUNT_BATCH = 10_000
@@ -96,12 +100,17 @@ def _newer_last_post(post: Post) -> Greatest:
     return Greatest(Coalesce("last_post_id", 0), post.pk)
 
 
-def uncount_deleted_post(post: Post, topic: Topic) -> None:
-    """Take `post`, just deleted, out of the counters of its author, topic and forum.
+def is_counted(post: Post) -> bool:
+    """Return whether `post` is in the counts: neither deleted nor hidden."""
+    return not post.is_deleted and not post.is_hidden
+
+
+def uncount_post(post: Post, topic: Topic) -> None:
+    """Take `post`, counted until now, out of the counters of its author, topic and forum.
 
     `topic` is the post's topic as it was before: deleting its first post deletes it,
     which takes the topic and every post still counted in it out of its forum. A reply
-    deleted in a topic deleted before was no longer counted in the forum.
+    taken out in a topic deleted before was no longer counted in the forum.
     """
     User.objects.filter(pk=post.author_id, post_count__gt=0).update(post_count=F("post_count") - 1)
     forum = Forum.objects.filter(pk=topic.forum_id)
@@ -116,6 +125,28 @@ def uncount_deleted_post(post: Post, topic: Topic) -> None:
         )
         if not topic.is_deleted:
             forum.update(post_count=F("post_count") - 1)
+    recount_last_post(topic.forum_id)
+
+
+def count_post(post: Post, topic: Topic) -> None:
+    """Count `post` again, uncounted until now, for its author, topic and forum.
+
+    `topic` is the post's topic as it was before: a first post counted again restores
+    its deleted topic, which brings the topic and every post still counted in it back
+    into its forum. A reply counted again in a deleted topic counts in its topic and for
+    its author, and in the forum once the topic is restored.
+    """
+    User.objects.filter(pk=post.author_id).update(post_count=F("post_count") + 1)
+    forum = Forum.objects.filter(pk=topic.forum_id)
+    if post.is_first:
+        forum.update(
+            topic_count=F("topic_count") + 1,
+            post_count=F("post_count") + (topic.reply_count + 1),
+        )
+    else:
+        Topic.objects.filter(pk=topic.pk).update(reply_count=F("reply_count") + 1)
+        if not topic.is_deleted:
+            forum.update(post_count=F("post_count") + 1)
     recount_last_post(topic.forum_id)
 
 

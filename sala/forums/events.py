@@ -72,6 +72,25 @@ class PostDeleted(PostEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class PostHidden(PostEvent):
+    """Moderators hid a post (`hidden`) or showed it again; hiding takes it out of the
+    counts and out of "Recommended Posts"."""
+
+    hidden: bool
+    #: Whether it was shown under "Recommended Posts" until now.
+    was_recommended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostRestored(PostEvent):
+    """Moderators brought back a deleted post; a first post brings back its topic."""
+
+    @property
+    def restores_topic(self) -> bool:
+        return self.number == 1
+
+
+@dataclass(frozen=True, slots=True)
 class RecommendationChanged(PostEvent):
     """A moderator recommended a reply (`recommended`) or stopped recommending it."""
 

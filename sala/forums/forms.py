@@ -169,11 +169,38 @@ class EditPostForm(forms.Form):
         error_messages={"required": _("Give your topic a title.")},
     )
     text = PostTextField()
+    reason = forms.CharField(
+        label=_("Reason for the edit"),
+        max_length=500,
+        help_text=_("Shown in the post's history, to its author and everyone."),
+        error_messages={"required": _("Say why you edit another member's post.")},
+    )
 
-    def __init__(self, *args: Any, with_title: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, with_title: bool, with_reason: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not with_title:
             del self.fields["title"]
+        if not with_reason:
+            del self.fields["reason"]
 
     def clean_title(self) -> str:
         return clean_title(self.cleaned_data["title"])
+
+
+class DeletePostForm(forms.Form):
+    """Deleting a post; a moderator deleting another member's says why."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the audit log."),
+        error_messages={"required": _("Say why you delete another member's post.")},
+    )
+
+    def __init__(self, *args: Any, with_reason: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_reason:
+            del self.fields["reason"]

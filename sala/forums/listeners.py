@@ -13,6 +13,8 @@ from sala.forums.events import (
     PostDeleted,
     PostEdited,
     PostEvent,
+    PostHidden,
+    PostRestored,
     ReplyPosted,
     TopicChanged,
     TopicStarted,
@@ -25,6 +27,9 @@ _LIVE_KINDS: dict[type[PostEvent], str] = {
     ReplyPosted: "reply",
     PostEdited: "edit",
     PostDeleted: "delete",
+    # Open pages fetch the post again, as its reader may see it now.
+    PostHidden: "edit",
+    PostRestored: "edit",
 }
 
 

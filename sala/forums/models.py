@@ -1,6 +1,7 @@
 """Categories, forums, topics and posts: what members read and write."""
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.core.validators import URLValidator
@@ -67,7 +68,6 @@ class Forum(models.Model):
         ordering = ["category__position", "position", "id"]
         verbose_name = _("forum")
         verbose_name_plural = _("forums")
-        permissions = [("moderate", _("Can moderate: recommend, edit and delete any post"))]
 
     def __str__(self) -> str:
         return self.name
@@ -95,6 +95,8 @@ class Topic(models.Model):
     is_pinned = models.BooleanField(_("pinned"), default=False)
     is_locked = models.BooleanField(_("locked"), default=False)
     is_deleted = models.BooleanField(_("deleted"), default=False)
+    #: Closed to replies until then (a timed close); reopens by itself once it passes.
+    closed_until = models.DateTimeField(_("closed until"), null=True, blank=True)
     # Counters kept by the services; never recounted on the read path.
     last_post_at = models.DateTimeField(_("last activity"), default=timezone.now)
     last_poster = models.ForeignKey(
@@ -126,6 +128,13 @@ class Topic(models.Model):
         return reverse("forums:topic", kwargs={"topic_id": self.pk, "slug": self.slug})
 
     @property
+    def reopens_at(self) -> datetime | None:
+        """Return when a topic closed for a time opens again; None when it is not."""
+        if self.closed_until is not None and self.closed_until > timezone.now():
+            return self.closed_until
+        return None
+
+    @property
     def page_count(self) -> int:
         """Return how many pages the topic's posts fill."""
         return max(1, -(-self.last_number // POSTS_PER_PAGE))
@@ -150,6 +159,19 @@ class Post(models.Model):
     edited_at = models.DateTimeField(_("edited"), null=True, blank=True, editable=False)
     edit_count = models.PositiveIntegerField(default=0, editable=False)
     is_deleted = models.BooleanField(_("deleted"), default=False)
+    #: Hidden by moderators (or by reports, pending review): shown to its author and the
+    #: forum's moderators, marked; to everyone else, a line saying it is hidden.
+    is_hidden = models.BooleanField(_("hidden"), default=False)
+    hidden_reason = models.CharField(_("why hidden"), max_length=500, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    hidden_at = models.DateTimeField(null=True, blank=True, editable=False)
     recommended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -210,6 +232,9 @@ class PostRevision(models.Model):
     title = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: Why the edit that replaced this version was made (asked of moderators editing
+    #: another member's post).
+    reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["post", "number"]

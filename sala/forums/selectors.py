@@ -197,13 +197,13 @@ def count_new_replies(member: User, topics: list[Topic]) -> dict[int, tuple[int,
     }
 
 
-def get_topic(topic_id: int) -> Topic:
-    """Return a visible topic with its forum and category, or raise Http404."""
+def get_topic(topic_id: int, *, with_deleted: bool = False) -> Topic:
+    """Return a visible topic with its forum and category, or raise Http404; a deleted
+    one too `with_deleted` (for its moderators, who decide after reading its forum)."""
     if topic_id > MAX_ID:
         raise Http404("No such topic.")
-    topic: Topic | None = (
-        Topic.objects.visible().select_related("forum__category").filter(pk=topic_id).first()
-    )
+    topics = Topic.objects.all() if with_deleted else Topic.objects.visible()
+    topic: Topic | None = topics.select_related("forum__category").filter(pk=topic_id).first()
     if topic is None:
         raise Http404("No such topic.")
     return topic
@@ -211,7 +211,7 @@ def get_topic(topic_id: int) -> Topic:
 
 #: What posting a reply reads of its topic (field names, as `Topic.from_db` takes them);
 #: any other field is loaded if ever read.
-_REPLY_COLUMNS = ("id", "forum_id", "slug", "is_locked", "is_deleted")
+_REPLY_COLUMNS = ("id", "forum_id", "slug", "is_locked", "is_deleted", "closed_until")
 
 
 def get_topic_to_reply(topic_id: int) -> Topic:
@@ -228,9 +228,18 @@ def get_topic_to_reply(topic_id: int) -> Topic:
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such topic.")
-    pk, forum_id, slug, is_locked, is_deleted = row
-    values = (pk, forum_id, slug, bool(is_locked), bool(is_deleted))
+    pk, forum_id, slug, is_locked, is_deleted, closed_until = row
+    values = (pk, forum_id, slug, bool(is_locked), bool(is_deleted), moment_from_row(closed_until))
     return Topic.from_db(connection.alias, _REPLY_COLUMNS, values)
+
+
+def moment_from_row(value: datetime | str | None) -> datetime | None:
+    """Return a date and time column as a raw cursor gave it, aware: SQLite gives it
+    naive (or as text), in UTC."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @cache
@@ -269,7 +278,7 @@ class TopicPage:
         return self.posts[-1].number if self.posts else 0
 
 
-def read_topic_page(topic_id: int, page: int) -> TopicPage:
+def read_topic_page(topic_id: int, page: int, *, with_deleted: bool = False) -> TopicPage:
     """Return page `page` of a visible topic, with the topic, its forum and category,
     the page's posts and (on page 1) its recommended replies, as a reader sees it.
 
@@ -277,7 +286,7 @@ def read_topic_page(topic_id: int, page: int) -> TopicPage:
     the page would carry: three queries (two past page 1) whatever the topic's length or
     the page asked for. Raise Http404 for a missing topic or a page past its end.
     """
-    return get_topic_page(get_topic(topic_id), page)
+    return get_topic_page(get_topic(topic_id, with_deleted=with_deleted), page)
 
 
 def get_topic_page(topic: Topic, page: int) -> TopicPage:
@@ -344,6 +353,12 @@ def find_post_to_quote(topic: Topic, number: int) -> Post | None:
 def list_revisions(post: Post) -> list[PostRevision]:
     """Return every earlier version of `post`, newest first, with who edited it: one query."""
     return list(post.revisions.select_related("editor").order_by("-number"))
+
+
+def get_post_to_moderate(topic_id: int, number: int) -> Post:
+    """Return post `number` of a topic, deleted or not, with the topic and the author;
+    raise Http404 if either is missing: two queries."""
+    return get_post(get_topic(topic_id, with_deleted=True), number)
 
 
 def get_topic_post(topic_id: int, number: int) -> Post:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
 from sala.core.events import announce
-from sala.forums import counters, permissions
+from sala.forums import counters, selectors
 from sala.forums.events import (
     PostDeleted,
     PostEdited,
@@ -43,6 +43,8 @@ from sala.forums.models import (
     make_slug,
     validate_source_url,
 )
+from sala.staff import audit, permissions
+from sala.staff.audit import Acting
 from sala.text.cooking import CookedText, cook
 
 
@@ -97,7 +99,7 @@ def create_topic(
     Raise PermissionDenied for guests and inactive members, and ValidationError for a
     source that is not an http(s) address.
     """
-    permissions.check_start_topic(author, forum)
+    permissions.check_start_topic(author, forum.pk)
     source_url = validate_source_url(source_url) if source_url else ""
     cooked = cook_post(text)
 
@@ -198,7 +200,7 @@ def _store_reply(post: Post) -> _Counted:
             " SET last_number = last_number + 1, reply_count = reply_count + 1,"
             " last_post_at = %s, last_poster_id = %s"
             " WHERE id = %s"
-            " RETURNING last_number, reply_count, forum_id, is_locked, is_deleted",
+            " RETURNING last_number, reply_count, forum_id, is_locked, is_deleted, closed_until",
             [connection.ops.adapt_datetimefield_value(post.created_at), post.author_id, topic.pk],
         )
         row = cursor.fetchone()
@@ -208,6 +210,7 @@ def _store_reply(post: Post) -> _Counted:
     # It may have been locked or deleted since it was read; refusing rolls the count back.
     topic.forum_id = counted.forum_id
     topic.is_locked, topic.is_deleted = bool(row[3]), bool(row[4])
+    topic.closed_until = selectors.moment_from_row(row[5])
     permissions.check_reply(post.author, topic)
     post.number = counted.last_number
     post.save(force_insert=True)
@@ -218,7 +221,7 @@ def _store_reply(post: Post) -> _Counted:
 def _store_reply_at_once(post: Post) -> _Counted | None:
     """Do what _store_reply does in one statement, on PostgreSQL, if the topic is open.
 
-    Return None, having changed nothing, if the topic is locked, deleted or gone:
+    Return None, having changed nothing, if the topic is locked, closed, deleted or gone:
     _store_reply then decides, with the rules for moderators.
 
     One statement, committed on its own, is one round trip where _store_reply takes
@@ -231,7 +234,15 @@ def _store_reply_at_once(post: Post) -> _Counted | None:
     values = [field.get_db_prep_save(field.pre_save(post, True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [post.created_at, post.author_id, post.topic_id, *values, post.author_id]
+            sql,
+            [
+                post.created_at,
+                post.author_id,
+                post.topic_id,
+                post.created_at,
+                *values,
+                post.author_id,
+            ],
         )
         row = cursor.fetchone()
     if row is None:
@@ -264,6 +275,7 @@ def _reply_statement() -> tuple[str, list[Field[Any, Any]]]:
             SET last_number = last_number + 1, reply_count = reply_count + 1,
                 last_post_at = %s, last_poster_id = %s
             WHERE id = %s AND NOT is_locked AND NOT is_deleted
+                AND (closed_until IS NULL OR closed_until <= %s)
             RETURNING last_number, reply_count, forum_id
         ), post AS (
             INSERT INTO forums_post (number, {columns})
@@ -283,17 +295,48 @@ def _reply_statement() -> tuple[str, list[Field[Any, Any]]]:
     return sql, fields
 
 
-@transaction.atomic
-def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) -> Post:
-    """Replace a post's text (and, for a first post, the topic's title), keeping a revision.
+def _acting(actor: User, reason: str, address: str | None) -> Acting:
+    return Acting(actor=actor, reason=reason.strip(), address=address)
 
-    Raise PermissionDenied outside the edit rules (see permissions.check_edit_post).
+
+def audit_post(acting: Acting, action: str, post: Post, **changes: Any) -> None:
+    """Record in the audit log what staff did to `post` (inside the action's transaction)."""
+    topic = post.topic
+    audit.record(
+        acting,
+        action,
+        target_type="post",
+        target_id=post.pk,
+        target_label=f"{topic.title} #{post.number}",
+        forum_id=topic.forum_id,
+        subject_id=post.author_id,
+        **changes,
+    )
+
+
+@transaction.atomic
+def edit_post(
+    *,
+    post: Post,
+    editor: User,
+    text: str,
+    title: str | None = None,
+    reason: str = "",
+    address: str | None = None,
+) -> Post:
+    """Replace a post's text (and, for a first post, the topic's title), keeping a revision
+    that says who edited it and why.
+
+    An edit of another member's post (a moderator's) is recorded in the audit log with
+    the text before and after. Raise PermissionDenied outside the edit rules (see
+    permissions.check_edit_post).
     """
     permissions.check_edit_post(editor, post)
     topic = post.topic
     new_title = title if title is not None and post.is_first else topic.title
     if text == post.text and new_title == topic.title:
         return post
+    before = {"text": post.text, **({"title": topic.title} if post.is_first else {})}
     PostRevision.objects.create(
         post=post,
         number=post.edit_count + 1,
@@ -302,6 +345,7 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
         title=topic.title if post.is_first else "",
         created_at=post.edited_at or post.created_at,
         editor=editor,
+        reason=reason.strip(),
     )
     post.text = text
     post.html = cook_post(text).html
@@ -315,6 +359,9 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
         topic.title = new_title
         topic.slug = make_slug(new_title)
         topic.save(update_fields=["title", "slug"])
+    if editor.pk != post.author_id:
+        after = {"text": text, **({"title": topic.title} if post.is_first else {})}
+        audit_post(_acting(editor, reason, address), "post.edit", post, before=before, after=after)
     announce(
         PostEdited(
             topic.pk,
@@ -329,22 +376,34 @@ def edit_post(*, post: Post, editor: User, text: str, title: str | None = None) 
 
 
 @transaction.atomic
-def delete_post(*, post: Post, actor: User) -> None:
-    """Hide a post (softly: its number stays taken) and take it out of the counts.
+def delete_post(*, post: Post, actor: User, reason: str = "", address: str | None = None) -> None:
+    """Delete a post softly (its number stays taken, so links elsewhere stay right) and
+    take it out of the counts; moderators can restore it.
 
-    Deleting the first post deletes the topic. Raise PermissionDenied outside the rules.
+    Deleting the first post deletes the topic. Deleting another member's post (a
+    moderator's) is recorded in the audit log, with `reason`. Raise PermissionDenied
+    outside the rules.
     """
-    # Check against the topic as it is now: a reply may have arrived since it was read.
+    # Check against the rows as they are now: a reply may have arrived since they were
+    # read, a moderator may have hidden or deleted the post.
     topic = Topic.objects.select_for_update().get(pk=post.topic_id)
+    fresh = Post.objects.select_for_update().get(pk=post.pk)
+    post.is_deleted, post.is_hidden = fresh.is_deleted, fresh.is_hidden
+    post.recommended_at = fresh.recommended_at
     post.topic = topic
     permissions.check_delete_post(actor, post)
+    was_counted = counters.is_counted(post)
     was_recommended = post.recommended_at is not None
     Post.objects.filter(pk=post.pk).update(is_deleted=True, recommended_at=None)
     post.is_deleted = True
     post.recommended_at = None
     if post.is_first:
         Topic.objects.filter(pk=topic.pk).update(is_deleted=True)
-    counters.uncount_deleted_post(post, topic)
+    if was_counted:  # a hidden reply was out of the counts already
+        counters.uncount_post(post, topic)
+    if actor.pk != post.author_id:
+        action = "topic.delete" if post.is_first else "post.delete"
+        audit_post(_acting(actor, reason, address), action, post)
     announce(
         PostDeleted(
             topic.pk,
@@ -370,8 +429,7 @@ def recommend_post(*, post: Post, moderator: User) -> Post:
 @transaction.atomic
 def unrecommend_post(*, post: Post, moderator: User) -> Post:
     """Take a reply out of "Recommended Posts"."""
-    if not permissions.can_moderate(moderator):
-        permissions.check_recommend_post(moderator, post)
+    permissions.check_unrecommend_post(moderator, post)
     post.recommended_by = None
     post.recommended_at = None
     post.save(update_fields=["recommended_by", "recommended_at"])

@@ -19,10 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sala.accounts.models import User
 from sala.core import local_memo, page_cache, shared_pages
 from sala.core.images import ImageRejected
-from sala.forums import cached_pages, permissions, reading, selectors, services
+from sala.forums import cached_pages, reading, selectors, services
 from sala.forums.forms import (
     ACTION_ATTACH,
     ACTION_PREVIEW,
+    DeletePostForm,
     EditPostForm,
     PostingForm,
     ReplyForm,
@@ -31,6 +32,9 @@ from sala.forums.forms import (
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
 from sala.live.online import get_online
+from sala.staff import permissions
+from sala.staff.audit import Acting
+from sala.staff.permissions import Powers
 
 
 def _member(request: HttpRequest) -> User:
@@ -152,11 +156,12 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     member = request.user if isinstance(request.user, User) else None
     if member is not None and _SHARED_QUERY.fullmatch(request.META.get("QUERY_STRING", "")):
         return _member_topic(request, member, topic_id, slug, page, generations)
-    topic_page = selectors.read_topic_page(topic_id, page)
+    powers = _shown_powers(member) if member is not None else permissions.NO_POWERS
+    topic_page = _read_topic_page(topic_id, page, powers)
     if slug != topic_page.topic.slug:
         return _topic_moved(topic_page.topic, page)
     browsing = reading.record_browsing(request, topic_id, member)
-    can_moderate = permissions.can_moderate(request.user)
+    can_moderate = powers.moderates(topic_page.topic.forum_id)
     html = _render_topic(request, topic_page, member, can_moderate=can_moderate, browsing=browsing)
     if member is not None:
         reading.mark_read(member, topic_id, topic_page.last_number)
@@ -178,30 +183,35 @@ def _member_topic(
 ) -> HttpResponse:
     """Show a topic page to a member from the render members share (sala.core.shared_pages),
     rendering it first if this process has none under the page's current generations."""
-    is_moderator = _shows_moderation(member)
+    powers = _shown_powers(member)
+    # Members who hold the same roles see a page alike: whether they moderate its forum
+    # follows from the roles and the topic's forum, and moving the topic renders anew.
     key = (
         request.path,
         request.META.get("QUERY_STRING", ""),
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        "moderator" if is_moderator else "member",
+        powers.key,
     )
     values = page_cache.get_generations().read((page_cache.EVERY_PAGE, *generations))
     shared = shared_pages.get(key, values)
     answered = "hit"
     if shared is None:
         answered = "miss"
-        topic_page = selectors.read_topic_page(topic_id, page)
+        topic_page = _read_topic_page(topic_id, page, powers)
         if slug != topic_page.topic.slug:
             return _topic_moved(topic_page.topic, page)
-        html = _render_topic(request, topic_page, member, can_moderate=is_moderator, shared=True)
-        shared = shared_pages.keep(key, html, values, last_read=topic_page.last_number)
+        moderates = powers.moderates(topic_page.topic.forum_id)
+        html = _render_topic(request, topic_page, member, can_moderate=moderates, shared=True)
+        shared = shared_pages.keep(
+            key, html, values, last_read=topic_page.last_number, moderates=moderates
+        )
     parts = reading.render_browsing(request, topic_id, member)
     if not messages.get_messages(request):
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
     reading.mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
-        shared_pages.fill(shared, request, rendered=parts, is_moderator=is_moderator),
+        shared_pages.fill(shared, request, rendered=parts, is_moderator=shared.facts["moderates"]),
         headers={shared_pages.HEADER: answered},
     )
 
@@ -238,19 +248,28 @@ def _render_topic(
     return render_to_string("forums/topic.html", context, request)
 
 
-#: Whether a member moderates, for which page to show them (their links and buttons):
+#: Members' roles, for which page to show them (their links and buttons, deleted topics):
 #: a change shows within seconds; what the buttons do is checked again when used.
-_moderators = local_memo.memo(seconds=10)
+_powers = local_memo.memo(seconds=10)
 
 
-def _shows_moderation(member: User) -> bool:
-    """Return whether `member` gets the moderators' page (remembered for a few seconds)."""
-    known = _moderators.get(member.pk)
-    if isinstance(known, bool):
+def _shown_powers(member: User) -> Powers:
+    """Return the roles `member`'s pages are shown with (remembered for a few seconds)."""
+    known = _powers.get(member.pk)
+    if isinstance(known, Powers):
         return known
-    moderates = permissions.can_moderate(member)
-    _moderators.put(member.pk, moderates)
-    return moderates
+    powers = permissions.powers_of(member)
+    _powers.put(member.pk, powers)
+    return powers
+
+
+def _read_topic_page(topic_id: int, page: int, powers: Powers) -> selectors.TopicPage:
+    """Return the topic page as a reader with `powers` may see it: a deleted topic only
+    for its forum's moderators (to restore it), Http404 for everyone else."""
+    topic_page = selectors.read_topic_page(topic_id, page, with_deleted=powers.is_staff)
+    if topic_page.topic.is_deleted and not powers.moderates(topic_page.topic.forum_id):
+        raise Http404("No such topic.")
+    return topic_page
 
 
 def _topic_moved(topic: Topic, page: int) -> HttpResponse:
@@ -359,29 +378,32 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
-    """Edit a post (and the title, for a topic's first post); the old text is kept."""
+    """Edit a post (and the title, for a topic's first post); the old text is kept. A
+    moderator editing another member's post says why."""
     member = _member(request)
     post = selectors.get_topic_post(topic_id, number)
     topic = post.topic
     permissions.check_edit_post(member, post)
+    shape = {"with_title": post.is_first, "with_reason": post.author_id != member.pk}
     preview = None
     if request.method == "POST":
-        form = EditPostForm(request.POST, with_title=post.is_first)
+        form = EditPostForm(request.POST, **shape)
         if form.is_valid():
             if request.POST.get("action") == ACTION_PREVIEW:
                 preview = services.cook_post(form.cleaned_data["text"]).html
             else:
+                acting = Acting.from_request(request, member, form.cleaned_data.get("reason", ""))
                 services.edit_post(
                     post=post,
                     editor=member,
                     text=form.cleaned_data["text"],
                     title=form.cleaned_data.get("title"),
+                    reason=acting.reason,
+                    address=acting.address,
                 )
                 return _to_its_page(post)
     else:
-        form = EditPostForm(
-            initial={"text": post.text, "title": topic.title}, with_title=post.is_first
-        )
+        form = EditPostForm(initial={"text": post.text, "title": topic.title}, **shape)
     return render(
         request,
         "forums/edit_post.html",
@@ -392,19 +414,27 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
-    """Ask, then delete a post softly (its number stays, so links elsewhere stay right)."""
+    """Ask, then delete a post softly (its number stays, so links elsewhere stay right);
+    a moderator deleting another member's post says why."""
     member = _member(request)
     post = selectors.get_topic_post(topic_id, number)
     topic = post.topic
     permissions.check_delete_post(member, post)
-    if request.method == "POST":
-        services.delete_post(post=post, actor=member)
+    own = post.author_id == member.pk
+    form = DeletePostForm(request.POST or None, with_reason=not own)
+    if request.method == "POST" and form.is_valid():
+        acting = Acting.from_request(request, member, form.cleaned_data.get("reason", ""))
+        services.delete_post(post=post, actor=member, reason=acting.reason, address=acting.address)
         if post.is_first:
-            messages.success(request, _("Your topic was deleted."))
+            messages.success(
+                request, _("The topic was deleted.") if not own else _("Your topic was deleted.")
+            )
             return redirect(topic.forum)
-        messages.success(request, _("Your post was deleted."))
+        messages.success(
+            request, _("The post was deleted.") if not own else _("Your post was deleted.")
+        )
         return _to_its_page(post)
-    return render(request, "forums/delete_post.html", {"topic": topic, "post": post})
+    return render(request, "forums/delete_post.html", {"topic": topic, "post": post, "form": form})
 
 
 def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
@@ -413,6 +443,8 @@ def post_revisions(request: HttpRequest, topic_id: int, slug: str, number: int) 
     topic = post.topic
     if post.is_deleted:
         raise Http404("This post was deleted.")
+    if post.is_hidden and not permissions.can_see_hidden_post(request.user, post):
+        raise Http404("This post is hidden.")
     return render(
         request,
         "forums/revisions.html",
@@ -445,7 +477,7 @@ def new_posts(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     context = {
         "topic": topic,
         "posts": posts,
-        "can_moderate": permissions.can_moderate(request.user),
+        "can_moderate": permissions.moderates(request.user, topic.forum_id),
         "reply_form": _reply_form_for(request, topic, member) if member else None,
         "topic_page": {"number": posts[-1].page if posts else 1},
     }

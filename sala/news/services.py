@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
 from sala.core.images import ImageRejected
-from sala.forums import permissions as forum_permissions
 from sala.forums import services as forum_services
 from sala.forums.models import Forum, Topic, validate_source_url
 from sala.forums.uploads import store_post_image
@@ -32,6 +31,7 @@ from sala.news.feeds import FeedError, FeedItem, parse_feed
 from sala.news.fetcher import FetchRefused, fetch
 from sala.news.markdown import LeadImage, draft_markdown
 from sala.news.models import FeedSource, ImportedItem, LinkDraft
+from sala.staff import permissions
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def record_link_draft(*, member: User, forum: Forum, url: str) -> LinkDraft:
     member over the limits of links being read. Views call `tasks.share_link`, which
     also enqueues the reading: a draft recorded alone waits until it is given up.
     """
-    forum_permissions.check_start_topic(member, forum)
+    permissions.check_start_topic(member, forum.pk)
     canonical = canonical_web_url(url.strip())
     if canonical is None:
         raise ValidationError(

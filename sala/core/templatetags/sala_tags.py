@@ -32,25 +32,57 @@ def personal(context: template.Context, template_name: str) -> str:
 @register.tag
 def owner_only(parser: template.base.Parser, token: template.base.Token) -> "OwnerOnlyNode":
     """`{% owner_only post.author_id %}...{% endowner_only %}`: what only the author and
-    moderators (`can_moderate`) see, such as Edit and Delete."""
+    moderators (`can_moderate`) see, such as Edit and Delete.
+
+    `{% owner_only post.author_id when post.is_hidden %}`: only while the condition
+    holds; otherwise everyone sees it.
+    """
+    bits = token.split_contents()
+    if len(bits) not in (2, 4) or (len(bits) == 4 and bits[2] != "when"):
+        raise template.TemplateSyntaxError(
+            f"{bits[0]} takes the author's id, and maybe `when <condition>`"
+        )
+    nodelist = parser.parse(("endowner_only",))
+    parser.delete_first_token()
+    when = parser.compile_filter(bits[3]) if len(bits) == 4 else None
+    return OwnerOnlyNode(parser.compile_filter(bits[1]), nodelist, when=when)
+
+
+@register.tag
+def not_owner(parser: template.base.Parser, token: template.base.Token) -> "OwnerOnlyNode":
+    """`{% not_owner post.author_id %}...{% endnot_owner %}`: what everyone sees but the
+    author and moderators (a hidden post's one-line notice, in its place)."""
     bits = token.split_contents()
     if len(bits) != 2:
         raise template.TemplateSyntaxError(f"{bits[0]} takes one argument: the author's id")
-    nodelist = parser.parse(("endowner_only",))
+    nodelist = parser.parse(("endnot_owner",))
     parser.delete_first_token()
-    return OwnerOnlyNode(parser.compile_filter(bits[1]), nodelist)
+    return OwnerOnlyNode(parser.compile_filter(bits[1]), nodelist, others=True)
 
 
 class OwnerOnlyNode(template.Node):
-    def __init__(self, author_id: template.base.FilterExpression, nodelist: NodeList) -> None:
+    def __init__(
+        self,
+        author_id: template.base.FilterExpression,
+        nodelist: NodeList,
+        *,
+        when: template.base.FilterExpression | None = None,
+        others: bool = False,
+    ) -> None:
         self.author_id = author_id
         self.nodelist = nodelist
+        self.when = when
+        self.others = others
 
     def render(self, context: template.Context) -> str:
+        if self.when is not None and not self.when.resolve(context):
+            return self.nodelist.render(context)
         author_id = self.author_id.resolve(context)
         if context.get(shared_pages.SHARED):
-            return shared_pages.owner_only(author_id, self.nodelist.render(context))
+            wrap = shared_pages.not_owner if self.others else shared_pages.owner_only
+            return wrap(author_id, self.nodelist.render(context))
         user = context.get("user")
-        if context.get("can_moderate") or (user is not None and user.pk == author_id):
-            return self.nodelist.render(context)
-        return ""
+        is_owner = bool(context.get("can_moderate")) or (
+            user is not None and user.pk is not None and user.pk == author_id
+        )
+        return self.nodelist.render(context) if is_owner != self.others else ""

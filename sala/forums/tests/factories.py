@@ -2,12 +2,11 @@
 
 from itertools import count
 
-from django.contrib.auth.models import Permission
-
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
 from sala.forums import services
 from sala.forums.models import Category, Forum, Post, Topic
+from sala.staff.models import Role, StaffRole
 
 _sequence = count(1)
 
@@ -46,8 +45,11 @@ def make_replies(topic: Topic, how_many: int, *, author: User | None = None) -> 
     ]
 
 
-def make_moderator(username: str = "moderator") -> User:
-    """Return a member who may moderate the forums."""
+def make_moderator(username: str = "moderator", *, forum: Forum | None = None) -> User:
+    """Return a global moderator, or with `forum` a moderator of that forum only."""
     member = make_member(username=username)
-    member.user_permissions.add(Permission.objects.get(codename="moderate"))
-    return User.objects.get(pk=member.pk)  # fresh, so the permission cache is empty
+    if forum is None:
+        StaffRole.objects.create(role=Role.GLOBAL_MODERATOR, member=member)
+    else:
+        StaffRole.objects.create(role=Role.FORUM_MODERATOR, member=member, forum_id=forum.pk)
+    return User.objects.get(pk=member.pk)  # fresh, so no roles are remembered on it

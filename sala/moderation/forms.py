@@ -1,0 +1,55 @@
+"""What moderators fill in: the reason an action asks for."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class ReasonForm(forms.Form):
+    """A reason, required: the author is told it, the audit log keeps it."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Say why, for the author and the other moderators.")},
+    )
+
+
+#: The times a topic can be closed for, by the choice's value.
+CLOSE_FOR = {
+    "1h": (timedelta(hours=1), _("1 hour")),
+    "6h": (timedelta(hours=6), _("6 hours")),
+    "1d": (timedelta(days=1), _("1 day")),
+    "3d": (timedelta(days=3), _("3 days")),
+    "7d": (timedelta(days=7), _("1 week")),
+}
+
+
+class TopicToolForm(forms.Form):
+    """A moderator's button on a topic: lock, unlock, pin, unpin, close for a time, reopen."""
+
+    action = forms.ChoiceField(
+        choices=[
+            ("lock", _("Lock")),
+            ("unlock", _("Unlock")),
+            ("pin", _("Pin")),
+            ("unpin", _("Unpin")),
+            ("close", _("Close for")),
+            ("reopen", _("Reopen")),
+        ],
+        error_messages={"invalid_choice": _("That is not something moderators do to a topic.")},
+    )
+    close_for = forms.ChoiceField(
+        label=_("Close for"),
+        required=False,
+        choices=[(value, label) for value, (_span, label) in CLOSE_FOR.items()],
+        error_messages={"invalid_choice": _("Choose how long to close the topic for.")},
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if cleaned.get("action") == "close" and not cleaned.get("close_for"):
+            self.add_error("close_for", _("Choose how long to close the topic for."))
+        return cleaned

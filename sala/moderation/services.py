@@ -1,0 +1,222 @@
+"""Moderators' tools on posts and topics: each one transaction that checks the rules
+against the rows as they are once locked, keeps the counters, records the audit entry
+and announces its event on commit (docs/subsystems/moderation.md).
+
+Two moderators acting on one post at once meet at its row's lock: the second finds it
+changed and is refused with what happened ("This post is already hidden."), changing
+nothing.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sala.core.events import announce
+from sala.forums import counters
+from sala.forums.events import PostHidden, PostRestored, TopicChanged
+from sala.forums.models import Post, Topic
+from sala.forums.services import audit_post
+from sala.staff import audit, permissions
+from sala.staff.audit import Acting
+
+
+def _locked(post: Post) -> Post:
+    """Return `post` as it is now, its row and its topic's locked to the transaction's end
+    (topic first, as every write of the forums locks them)."""
+    topic = Topic.objects.select_for_update().get(pk=post.topic_id)
+    fresh = Post.objects.select_for_update().select_related("author").get(pk=post.pk)
+    fresh.topic = topic
+    return fresh
+
+
+def _require_reason(acting: Acting) -> None:
+    if not acting.reason:
+        raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
+
+
+@transaction.atomic
+def hide_post(*, post: Post, acting: Acting) -> Post:
+    """Hide a reply from everyone but its author and the forum's moderators, with a reason;
+    it leaves the counts and "Recommended Posts".
+
+    Raise PermissionDenied outside the rules (permissions.check_hide_post), and
+    ValidationError without a reason.
+    """
+    post = _locked(post)
+    actor = acting.actor
+    if actor is not None:
+        permissions.check_hide_post(actor, post)
+    elif post.is_hidden or post.is_deleted:
+        return post
+    _require_reason(acting)
+    was_recommended = post.recommended_at is not None
+    was_counted = counters.is_counted(post)
+    post.is_hidden = True
+    post.hidden_reason = acting.reason
+    post.hidden_by = actor
+    post.hidden_at = timezone.now()
+    post.recommended_at = None
+    post.recommended_by = None
+    post.save(
+        update_fields=[
+            "is_hidden",
+            "hidden_reason",
+            "hidden_by",
+            "hidden_at",
+            "recommended_at",
+            "recommended_by",
+        ]
+    )
+    if was_counted:
+        counters.uncount_post(post, post.topic)
+    audit_post(acting, "post.hide", post)
+    announce(_hidden(post, hidden=True, was_recommended=was_recommended))
+    return post
+
+
+@transaction.atomic
+def unhide_post(*, post: Post, acting: Acting) -> Post:
+    """Show a hidden post to everyone again; it comes back into the counts.
+
+    Raise PermissionDenied outside the rules (permissions.check_unhide_post).
+    """
+    post = _locked(post)
+    if acting.actor is not None:
+        permissions.check_unhide_post(acting.actor, post)
+    reason = post.hidden_reason
+    post.is_hidden = False
+    post.hidden_reason = ""
+    post.hidden_by = None
+    post.hidden_at = None
+    post.save(update_fields=["is_hidden", "hidden_reason", "hidden_by", "hidden_at"])
+    if counters.is_counted(post):
+        counters.count_post(post, post.topic)
+    audit_post(acting, "post.unhide", post, before={"hidden_reason": reason})
+    announce(_hidden(post, hidden=False, was_recommended=False))
+    return post
+
+
+@transaction.atomic
+def restore_post(*, post: Post, acting: Acting) -> Post:
+    """Bring back a deleted post; a first post brings back its topic. A post hidden as
+    well stays hidden.
+
+    Raise PermissionDenied outside the rules (permissions.check_restore_post).
+    """
+    post = _locked(post)
+    topic = post.topic
+    if acting.actor is not None:
+        permissions.check_restore_post(acting.actor, post)
+    post.is_deleted = False
+    post.save(update_fields=["is_deleted"])
+    if post.is_first:
+        Topic.objects.filter(pk=topic.pk).update(is_deleted=False)
+    if counters.is_counted(post):
+        counters.count_post(post, topic)
+    if post.is_first:
+        topic.is_deleted = False
+    audit_post(acting, "topic.restore" if post.is_first else "post.restore", post)
+    announce(PostRestored(topic.pk, topic.forum_id, number=post.number, author_id=post.author_id))
+    return post
+
+
+def _hidden(post: Post, *, hidden: bool, was_recommended: bool) -> PostHidden:
+    return PostHidden(
+        post.topic_id,
+        post.topic.forum_id,
+        number=post.number,
+        author_id=post.author_id,
+        hidden=hidden,
+        was_recommended=was_recommended,
+    )
+
+
+# -- Topics: lock, pin, close for a time -------------------------------------------------
+
+
+def _locked_topic(topic: Topic) -> Topic:
+    return Topic.objects.select_for_update().select_related("forum").get(pk=topic.pk)
+
+
+def _audit_topic(acting: Acting, action: str, topic: Topic, **changes: object) -> None:
+    audit.record(
+        acting,
+        action,
+        target_type="topic",
+        target_id=topic.pk,
+        target_label=topic.title,
+        forum_id=topic.forum_id,
+        subject_id=topic.author_id,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+@transaction.atomic
+def lock_topic(*, topic: Topic, acting: Acting, locked: bool) -> Topic:
+    """Lock a topic (no more replies but the moderators') or unlock it; unlocking also
+    ends a timed close.
+
+    Raise PermissionDenied outside the rules, or when the topic is that way already
+    (another moderator got there first).
+    """
+    topic = _locked_topic(topic)
+    if acting.actor is not None:
+        permissions.check_lock_topic(acting.actor, topic)
+    if topic.is_locked == locked and (locked or topic.closed_until is None):
+        raise PermissionDenied(
+            _("This topic is locked already.") if locked else _("This topic is open already.")
+        )
+    topic.is_locked = locked
+    topic.closed_until = None
+    topic.save(update_fields=["is_locked", "closed_until"])
+    _audit_topic(acting, "topic.lock" if locked else "topic.unlock", topic)
+    announce(TopicChanged(topic.pk, topic.forum_id))
+    return topic
+
+
+@transaction.atomic
+def pin_topic(*, topic: Topic, acting: Acting, pinned: bool) -> Topic:
+    """Pin a topic at the top of its forum's first page, or unpin it.
+
+    Raise PermissionDenied outside the rules, or when it is that way already.
+    """
+    topic = _locked_topic(topic)
+    if acting.actor is not None:
+        permissions.check_pin_topic(acting.actor, topic)
+    if topic.is_pinned == pinned:
+        raise PermissionDenied(
+            _("This topic is pinned already.") if pinned else _("This topic is not pinned.")
+        )
+    topic.is_pinned = pinned
+    topic.save(update_fields=["is_pinned"])
+    _audit_topic(acting, "topic.pin" if pinned else "topic.unpin", topic)
+    announce(TopicChanged(topic.pk, topic.forum_id))
+    return topic
+
+
+@transaction.atomic
+def close_topic(*, topic: Topic, acting: Acting, until: datetime) -> Topic:
+    """Close a topic to replies until `until`, when it opens again by itself (no task
+    needed: the rules compare the time).
+
+    Raise PermissionDenied outside the rules or for a locked topic, ValidationError for
+    a time already past.
+    """
+    topic = _locked_topic(topic)
+    if acting.actor is not None:
+        permissions.check_lock_topic(acting.actor, topic)
+    if until <= timezone.now():
+        raise ValidationError({"until": _("Choose a time still to come.")})
+    if topic.is_locked:
+        raise PermissionDenied(_("This topic is locked: unlock it instead."))
+    before = {"closed_until": topic.closed_until.isoformat() if topic.closed_until else None}
+    topic.closed_until = until
+    topic.save(update_fields=["closed_until"])
+    _audit_topic(
+        acting, "topic.close", topic, before=before, after={"closed_until": until.isoformat()}
+    )
+    announce(TopicChanged(topic.pk, topic.forum_id))
+    return topic

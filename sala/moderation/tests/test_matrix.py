@@ -1,0 +1,214 @@
+"""Every moderation action, by every role, in a forum the role moderates, in another, and
+as a plain member or guest: done, or refused with a clear page (403; guests are sent to
+sign in), never a silent no-op. Each action added to Sala gets its row here."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
+
+from sala.accounts.models import User
+from sala.accounts.tests.factories import make_member
+from sala.forums import services as forum_services
+from sala.forums.models import Forum, Post, Topic
+from sala.forums.tests.factories import make_forum, make_replies, make_topic
+from sala.moderation import services
+from sala.staff.audit import Acting
+from sala.staff.models import Role, StaffRole
+
+if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A forum with a topic and a reply by someone else; the role under test acts on it."""
+
+    forum: Forum
+    other_forum: Forum
+    topic: Topic
+    reply: Post
+    helper: User  # a global moderator who sets things up (hides, deletes, locks)
+
+
+def _post_action(name: str, data: dict[str, str] | None = None) -> Callable[..., "Response"]:
+    def send(client: Client, scene: Scene) -> "Response":
+        post = scene.reply
+        url = reverse(name, args=[post.topic_id, post.topic.slug, post.number])
+        return client.post(url, data or {})
+
+    return send
+
+
+def _fresh(scene: Scene) -> Post:
+    return Post.objects.get(pk=scene.reply.pk)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    send: Callable[[Client, Scene], "Response"]
+    done: Callable[[Scene], bool]
+    prepare: Callable[[Scene], None] = lambda scene: None
+
+
+def _hide_first(scene: Scene) -> None:
+    services.hide_post(post=scene.reply, acting=Acting(actor=scene.helper, reason="Spam"))
+
+
+def _delete_first(scene: Scene) -> None:
+    forum_services.delete_post(post=scene.reply, actor=scene.helper, reason="Spam")
+
+
+def _lock_first(scene: Scene) -> None:
+    Topic.objects.filter(pk=scene.topic.pk).update(is_locked=True)
+
+
+def _replied_in_locked(scene: Scene) -> bool:
+    return Post.objects.filter(topic=scene.topic, text="In a locked topic.").exists()
+
+
+def _tool(client: Client, scene: Scene, **data: str) -> "Response":
+    topic = scene.topic
+    return client.post(reverse("moderation:topic_tools", args=[topic.pk, topic.slug]), data)
+
+
+ACTIONS = [
+    Action(
+        "hide a reply",
+        _post_action("moderation:hide_post", {"reason": "Spam"}),
+        lambda scene: _fresh(scene).is_hidden,
+    ),
+    Action(
+        "unhide a reply",
+        _post_action("moderation:unhide_post"),
+        lambda scene: not _fresh(scene).is_hidden,
+        prepare=_hide_first,
+    ),
+    Action(
+        "restore a deleted reply",
+        _post_action("moderation:restore_post"),
+        lambda scene: not _fresh(scene).is_deleted,
+        prepare=_delete_first,
+    ),
+    Action(
+        "delete another's reply",
+        _post_action("forums:delete_post", {"reason": "Rude"}),
+        lambda scene: _fresh(scene).is_deleted,
+    ),
+    Action(
+        "edit another's reply",
+        _post_action(
+            "forums:edit_post", {"text": "Edited by staff.", "reason": "Tidy", "action": "post"}
+        ),
+        lambda scene: _fresh(scene).text == "Edited by staff.",
+    ),
+    Action(
+        "recommend a reply",
+        _post_action("forums:recommend_post"),
+        lambda scene: _fresh(scene).recommended_at is not None,
+    ),
+    Action(
+        "lock a topic",
+        lambda client, scene: _tool(client, scene, action="lock"),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).is_locked,
+    ),
+    Action(
+        "pin a topic",
+        lambda client, scene: _tool(client, scene, action="pin"),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).is_pinned,
+    ),
+    Action(
+        "close a topic for a day",
+        lambda client, scene: _tool(client, scene, action="close", close_for="1d"),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).reopens_at is not None,
+    ),
+    Action(
+        "reply to a locked topic",
+        lambda client, scene: client.post(
+            reverse("forums:reply", args=[scene.topic.pk, scene.topic.slug]),
+            {"text": "In a locked topic.", "action": "post"},
+        ),
+        _replied_in_locked,
+        prepare=_lock_first,
+    ),
+]
+
+
+def _give(role: str, scene: Scene) -> Client | None:
+    """Return a client signed in as a member holding `role` (None: a guest)."""
+    if role == "guest":
+        return None
+    member = make_member(username=role.replace(" ", "_")[:30])
+    if role == "administrator":
+        StaffRole.objects.create(role=Role.ADMIN, member=member)
+    elif role == "global moderator":
+        StaffRole.objects.create(role=Role.GLOBAL_MODERATOR, member=member)
+    elif role == "moderator of this forum":
+        StaffRole.objects.create(role=Role.FORUM_MODERATOR, member=member, forum_id=scene.forum.pk)
+    elif role == "moderator of this forum by group":
+        group = Group.objects.create(name="News desk")
+        member.groups.add(group)
+        StaffRole.objects.create(role=Role.FORUM_MODERATOR, group=group, forum_id=scene.forum.pk)
+    elif role == "moderator of another forum":
+        StaffRole.objects.create(
+            role=Role.FORUM_MODERATOR, member=member, forum_id=scene.other_forum.pk
+        )
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+#: Each role, and whether it may moderate the scene's forum.
+ROLES = {
+    "administrator": True,
+    "global moderator": True,
+    "moderator of this forum": True,
+    "moderator of this forum by group": True,
+    "moderator of another forum": False,
+    "plain member": False,
+    "guest": False,
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda action: action.name)
+@pytest.mark.parametrize("role", list(ROLES))
+def test_each_role_may_do_each_action_only_where_it_moderates(role: str, action: Action) -> None:
+    forum, other_forum = make_forum(name="News"), make_forum(name="Sport")
+    helper = make_member(username="helper")
+    StaffRole.objects.create(role=Role.GLOBAL_MODERATOR, member=helper)
+    topic = make_topic(forum=forum)
+    (reply,) = make_replies(topic, 1)
+    scene = Scene(forum, other_forum, topic, reply, User.objects.get(pk=helper.pk))
+    action.prepare(scene)
+    client = _give(role, scene)
+
+    response = action.send(client or Client(), scene)
+
+    if ROLES[role]:
+        assert response.status_code == 302, response.content.decode()[:500]
+        assert action.done(scene)
+    elif client is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+        assert not action.done(scene)
+    else:
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "Not allowed" in page
+        assert any(
+            sentence in page
+            for sentence in (
+                "Only moderators of this forum can do that.",
+                "You can only edit your own posts.",
+                "You can only delete your own posts.",
+                "This topic is locked: no new replies.",
+            )
+        ), page
+        assert not action.done(scene)

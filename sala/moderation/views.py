@@ -1,0 +1,174 @@
+"""Moderators' pages and buttons: thin, each parses, asks sala.staff.permissions, calls
+one service of sala.moderation.services, and lands back where the moderator was."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from sala.accounts.models import User
+from sala.forums import selectors as forum_selectors
+from sala.forums.models import Post
+from sala.moderation import services
+from sala.moderation.forms import CLOSE_FOR, ReasonForm, TopicToolForm
+from sala.staff import permissions
+from sala.staff.audit import Acting
+
+
+def _member(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _back_to(post: Post) -> HttpResponse:
+    """Land on the post, on its page (a deleted topic's page too, for its moderators)."""
+    suffix = f"?page={post.page}" if post.page > 1 else ""
+    return redirect(f"{post.topic.get_absolute_url()}{suffix}#post-{post.number}")
+
+
+def _act_with_reason(
+    request: HttpRequest,
+    post: Post,
+    *,
+    check: Callable[[User, Post], None],
+    act: Callable[..., Post],
+    title: str,
+    done: str,
+) -> HttpResponse:
+    """Ask for a reason (GET, or POST without one), then act and land on the post.
+
+    An action another moderator took first is refused with what happened, as a message
+    on the post's page, changing nothing.
+    """
+    member = _member(request)
+    check(member, post)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+        try:
+            act(post=post, acting=acting)
+        except PermissionDenied as refusal:
+            messages.error(request, str(refusal))
+            return _back_to(post)
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            messages.success(request, done)
+            return _back_to(post)
+    return render(
+        request,
+        "moderation/reason.html",
+        {"post": post, "topic": post.topic, "form": form, "title": title},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def hide_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Hide a reply, with a reason its author is shown."""
+    post = forum_selectors.get_post_to_moderate(topic_id, number)
+    return _act_with_reason(
+        request,
+        post,
+        check=permissions.check_hide_post,
+        act=services.hide_post,
+        title=_("Hide post #%(number)s") % {"number": number},
+        done=_("The post is hidden. Its author and the moderators still see it."),
+    )
+
+
+def _act_at_once(
+    request: HttpRequest,
+    topic_id: int,
+    number: int,
+    *,
+    check: Callable[[User, Post], None],
+    act: Callable[..., Post],
+    done: str,
+) -> HttpResponse:
+    """Act on a post at a button's press (the undoing of an action: no reason asked)."""
+    member = _member(request)
+    post = forum_selectors.get_post_to_moderate(topic_id, number)
+    check(member, post)
+    try:
+        post = act(post=post, acting=Acting.from_request(request, member))
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, done)
+    return _back_to(post)
+
+
+@login_required
+@require_POST
+def unhide_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Show a hidden post to everyone again."""
+    return _act_at_once(
+        request,
+        topic_id,
+        number,
+        check=permissions.check_unhide_post,
+        act=services.unhide_post,
+        done=_("The post is shown to everyone again."),
+    )
+
+
+@login_required
+@require_POST
+def restore_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Bring back a deleted post (a first post: its topic)."""
+    return _act_at_once(
+        request,
+        topic_id,
+        number,
+        check=permissions.check_restore_post,
+        act=services.restore_post,
+        done=_("Restored."),
+    )
+
+
+@login_required
+@require_POST
+def topic_tools(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Lock or unlock, pin or unpin, close for a time or reopen a topic, from its page."""
+    member = _member(request)
+    topic = forum_selectors.get_topic(topic_id, with_deleted=True)
+    permissions.check_lock_topic(member, topic)
+    form = TopicToolForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("action", []) + form.errors.get("close_for", []):
+            messages.error(request, str(error))
+        return redirect(topic)
+    action = form.cleaned_data["action"]
+    acting = Acting.from_request(request, member)
+    try:
+        if action in ("lock", "unlock", "reopen"):
+            services.lock_topic(topic=topic, acting=acting, locked=action == "lock")
+        elif action in ("pin", "unpin"):
+            services.pin_topic(topic=topic, acting=acting, pinned=action == "pin")
+        else:
+            span = CLOSE_FOR[form.cleaned_data["close_for"]][0]
+            services.close_topic(topic=topic, acting=acting, until=timezone.now() + span)
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, str(_DONE[action]))
+    return redirect(topic)
+
+
+_DONE = {
+    "lock": gettext_lazy("The topic is locked: only moderators can reply."),
+    "unlock": gettext_lazy("The topic is open for replies again."),
+    "reopen": gettext_lazy("The topic is open for replies again."),
+    "pin": gettext_lazy("The topic is pinned at the top of its forum."),
+    "unpin": gettext_lazy("The topic is no longer pinned."),
+    "close": gettext_lazy("The topic is closed to replies for a while; it reopens by itself."),
+}

@@ -1,0 +1,327 @@
+"""Who may do what: every "may this member do that to this thing" of Sala, in one place.
+
+Each action has a `check_<action>(user, thing)` that returns quietly or raises
+PermissionDenied with the sentence to show, and views, services, templates (through the
+views' context) and the live streams all ask these, never deciding on their own. `allows`
+turns a check into a yes or no, for the links and buttons a page shows.
+
+The rules read the attributes of the things they are given (a topic's forum and state, a
+post's author, number and state), never the forums' tables: staff sits below the forums
+(docs/subsystems/layering.md), so it names what it reads in Protocols and the forums'
+models fit them. What it does read is the member's roles, once per request
+(`powers_of`). docs/subsystems/moderation.md has the roles and the matrix of actions.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sala.staff.models import Role, StaffRole
+
+type AnyUser = AbstractBaseUser | AnonymousUser
+
+
+class TopicFacts(Protocol):
+    """What the rules read of a topic."""
+
+    @property
+    def forum_id(self) -> int: ...
+    @property
+    def is_locked(self) -> bool: ...
+    @property
+    def is_deleted(self) -> bool: ...
+
+
+class PostFacts(Protocol):
+    """What the rules read of a post."""
+
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def is_deleted(self) -> bool: ...
+    @property
+    def is_hidden(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def topic(self) -> "TopicFactsWithReplies": ...
+
+
+class TopicFactsWithReplies(TopicFacts, Protocol):
+    @property
+    def reply_count(self) -> int: ...
+
+
+# -- Roles ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Powers:
+    """The roles a member holds, as the rules use them."""
+
+    admin: bool = False
+    global_moderator: bool = False
+    #: The forums the member moderates as a forum moderator.
+    forum_ids: frozenset[int] = frozenset()
+
+    def moderates(self, forum_id: int) -> bool:
+        """Return whether these powers moderate forum `forum_id`."""
+        return self.admin or self.global_moderator or forum_id in self.forum_ids
+
+    @property
+    def moderates_everywhere(self) -> bool:
+        return self.admin or self.global_moderator
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether the member holds any role (staff cannot be banned by a moderator...)."""
+        return self.moderates_everywhere or bool(self.forum_ids)
+
+    @property
+    def key(self) -> str:
+        """Name these powers for a render that shows them: members with the same key see a
+        page the same way."""
+        if self.admin:
+            return "admin"
+        if self.global_moderator:
+            return "global"
+        if self.forum_ids:
+            return "forums:" + ",".join(map(str, sorted(self.forum_ids)))
+        return "member"
+
+
+NO_POWERS = Powers()
+ADMIN_POWERS = Powers(admin=True)
+
+#: Where a member's powers are kept on the member's object, for the rest of the request.
+_POWERS_ATTRIBUTE = "_sala_powers"
+
+
+def powers_of(user: AnyUser) -> Powers:
+    """Return the roles `user` holds, their own and their groups': one query, once per
+    request (kept on the user object). Guests and inactive members hold none;
+    superusers are administrators."""
+    if not user.is_authenticated or not user.is_active:
+        return NO_POWERS
+    if getattr(user, "is_superuser", False):
+        return ADMIN_POWERS
+    known = getattr(user, _POWERS_ATTRIBUTE, None)
+    if isinstance(known, Powers):
+        return known
+    rows = (
+        StaffRole.objects.filter(Q(member_id=user.pk) | Q(group__user=user.pk))
+        .values_list("role", "forum_id")
+        .distinct()
+    )
+    roles = set(rows)
+    powers = Powers(
+        admin=(Role.ADMIN, None) in roles,
+        global_moderator=(Role.GLOBAL_MODERATOR, None) in roles,
+        forum_ids=frozenset(
+            forum_id
+            for role, forum_id in roles
+            if role == Role.FORUM_MODERATOR and forum_id is not None
+        ),
+    )
+    setattr(user, _POWERS_ATTRIBUTE, powers)
+    return powers
+
+
+def forget_powers(user: AnyUser) -> None:
+    """Make the next `powers_of(user)` read the roles again (after they changed)."""
+    if hasattr(user, _POWERS_ATTRIBUTE):
+        delattr(user, _POWERS_ATTRIBUTE)
+
+
+def moderates(user: AnyUser, forum_id: int) -> bool:
+    """Return whether `user` moderates forum `forum_id`: an administrator, a global
+    moderator, or a moderator of that forum."""
+    return powers_of(user).moderates(forum_id)
+
+
+def allows[*Args](check: Callable[[AnyUser, *Args], None], user: AnyUser, *args: *Args) -> bool:
+    """Return whether `check` lets `user` act on `args`: `allows(check_hide_post, user, post)`."""
+    try:
+        check(user, *args)
+    except PermissionDenied:
+        return False
+    return True
+
+
+# -- Members' own actions --------------------------------------------------------------------
+
+
+def _check_member(user: AnyUser) -> None:
+    if not user.is_authenticated or not user.is_active:
+        raise PermissionDenied(_("You need to be a member to do that."))
+
+
+def _check_moderates(user: AnyUser, forum_id: int) -> None:
+    _check_member(user)
+    if not moderates(user, forum_id):
+        raise PermissionDenied(_("Only moderators of this forum can do that."))
+
+
+def check_start_topic(user: AnyUser, forum_id: int) -> None:
+    """Refuse guests and inactive members."""
+    _check_member(user)
+
+
+def topic_is_closed(topic: TopicFacts) -> bool:
+    """Return whether `topic` takes no more replies: locked, or closed until a time
+    that has not come yet (a timed close ends by itself)."""
+    if topic.is_locked:
+        return True
+    closed_until: datetime | None = getattr(topic, "closed_until", None)
+    return closed_until is not None and closed_until > timezone.now()
+
+
+def check_reply(user: AnyUser, topic: TopicFacts) -> None:
+    """Refuse guests, and everyone but the forum's moderators in a closed or deleted topic."""
+    _check_member(user)
+    if topic.is_deleted:
+        if moderates(user, topic.forum_id):
+            raise PermissionDenied(_("This topic was deleted: restore it to reply."))
+        raise PermissionDenied(_("This topic was deleted."))
+    if topic_is_closed(topic) and not moderates(user, topic.forum_id):
+        raise PermissionDenied(_("This topic is locked: no new replies."))
+
+
+def check_edit_post(user: AnyUser, post: PostFacts) -> None:
+    """Let authors edit their own posts within the edit window, while the topic is open
+    and the post visible; the forum's moderators any post."""
+    _check_member(user)
+    topic = post.topic
+    if moderates(user, topic.forum_id):
+        return
+    if post.author_id != user.pk:
+        raise PermissionDenied(_("You can only edit your own posts."))
+    if post.is_deleted or topic.is_deleted:
+        raise PermissionDenied(_("This post was deleted."))
+    if post.is_hidden:
+        raise PermissionDenied(_("This post is hidden by the moderators: it can't be edited."))
+    if topic_is_closed(topic):
+        raise PermissionDenied(_("This topic is locked: its posts can't be edited."))
+    window = timedelta(minutes=settings.SALA_EDIT_WINDOW_MINUTES)
+    if timezone.now() - post.created_at > window:
+        raise PermissionDenied(_("This post is too old to edit."))
+
+
+def check_delete_post(user: AnyUser, post: PostFacts) -> None:
+    """Let authors delete their own replies, and their topic while nobody has replied;
+    the forum's moderators any post."""
+    _check_member(user)
+    if post.is_deleted:
+        raise PermissionDenied(_("This post is already deleted."))
+    topic = post.topic
+    if moderates(user, topic.forum_id):
+        return
+    if post.author_id != user.pk:
+        raise PermissionDenied(_("You can only delete your own posts."))
+    if post.is_hidden:
+        raise PermissionDenied(_("This post is hidden by the moderators: it can't be deleted."))
+    if topic_is_closed(topic):
+        raise PermissionDenied(_("This topic is locked: its posts can't be deleted."))
+    if post.number == 1 and topic.reply_count > 0:
+        raise PermissionDenied(_("Others have replied, so the first post stays."))
+
+
+# -- Moderators' tools on posts ------------------------------------------------------------
+
+
+def check_recommend_post(user: AnyUser, post: PostFacts) -> None:
+    """Let the forum's moderators recommend visible replies (not the opening post, which
+    leads anyway)."""
+    _check_moderates(user, post.topic.forum_id)
+    if post.number == 1 or post.is_deleted or post.is_hidden:
+        raise PermissionDenied(_("Only visible replies can be recommended."))
+
+
+def check_unrecommend_post(user: AnyUser, post: PostFacts) -> None:
+    """Let the forum's moderators take any post out of "Recommended Posts"."""
+    _check_moderates(user, post.topic.forum_id)
+
+
+def check_hide_post(user: AnyUser, post: PostFacts) -> None:
+    """Let the forum's moderators hide a visible post."""
+    _check_moderates(user, post.topic.forum_id)
+    if post.is_deleted:
+        raise PermissionDenied(_("This post was deleted."))
+    if post.is_hidden:
+        raise PermissionDenied(_("This post is already hidden."))
+    if post.number == 1:
+        raise PermissionDenied(
+            _("The first post carries its topic: lock or delete the topic instead.")
+        )
+
+
+def check_unhide_post(user: AnyUser, post: PostFacts) -> None:
+    """Let the forum's moderators show a hidden post again."""
+    _check_moderates(user, post.topic.forum_id)
+    if not post.is_hidden:
+        raise PermissionDenied(_("This post is not hidden."))
+
+
+def check_restore_post(user: AnyUser, post: PostFacts) -> None:
+    """Let the forum's moderators bring back a deleted post."""
+    _check_moderates(user, post.topic.forum_id)
+    if not post.is_deleted:
+        raise PermissionDenied(_("This post is not deleted."))
+    if post.number != 1 and post.topic.is_deleted:
+        raise PermissionDenied(_("Its topic was deleted: restore the topic first."))
+
+
+def can_see_hidden_post(user: AnyUser, post: PostFacts) -> bool:
+    """Return whether `user` may read a hidden post: its author and the forum's moderators."""
+    return user.is_authenticated and (
+        post.author_id == user.pk or moderates(user, post.topic.forum_id)
+    )
+
+
+# -- Moderators' tools on topics -----------------------------------------------------------
+
+
+def check_lock_topic(user: AnyUser, topic: TopicFacts) -> None:
+    """Let the forum's moderators lock and unlock a topic, and close it for a time."""
+    _check_moderates(user, topic.forum_id)
+    if topic.is_deleted:
+        raise PermissionDenied(_("This topic was deleted."))
+
+
+def check_pin_topic(user: AnyUser, topic: TopicFacts) -> None:
+    """Let the forum's moderators pin and unpin a topic."""
+    _check_moderates(user, topic.forum_id)
+    if topic.is_deleted:
+        raise PermissionDenied(_("This topic was deleted."))
+
+
+def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
+    """Let the forum's moderators open a deleted topic (to restore it)."""
+    _check_moderates(user, topic.forum_id)
+
+
+# -- Staff ---------------------------------------------------------------------------------
+
+
+def check_manage_staff(user: AnyUser) -> None:
+    """Let administrators give and take staff roles."""
+    _check_member(user)
+    if not powers_of(user).admin:
+        raise PermissionDenied(_("Only administrators can change who is staff."))
+
+
+def check_read_audit_log(user: AnyUser) -> None:
+    """Let administrators read the audit log."""
+    _check_member(user)
+    if not powers_of(user).admin:
+        raise PermissionDenied(_("Only administrators can read the audit log."))
