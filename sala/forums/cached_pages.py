@@ -29,6 +29,7 @@ from sala.forums.events import (
     RecommendationChanged,
     ReplyPosted,
     TopicChanged,
+    TopicMoved,
     TopicStarted,
 )
 
@@ -136,6 +137,17 @@ def _(event: RecommendationChanged) -> list[str]:
 def _(event: TopicChanged) -> list[str]:
     # Its title and state are on all its pages, in its forum's list, maybe on the index.
     return [topic_generation(event.topic_id), forum_generation(event.forum_id), INDEX]
+
+
+@changed_by.register
+def _(event: TopicMoved) -> list[str]:
+    # Its pages name the forum (breadcrumbs); both forums' lists and counts change.
+    return [
+        topic_generation(event.topic_id),
+        forum_generation(event.forum_id),
+        forum_generation(event.from_forum_id),
+        INDEX,
+    ]
 
 
 @changed_by.register

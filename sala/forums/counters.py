@@ -150,6 +150,23 @@ def count_post(post: Post, topic: Topic) -> None:
     recount_last_post(topic.forum_id)
 
 
+def move_topic_counts(topic: Topic, from_forum_id: int) -> None:
+    """Move the counts of `topic` (not deleted), just moved to its forum, from forum
+    `from_forum_id`: the topic, and its counted posts."""
+    first_counted = Post.objects.filter(
+        topic=topic, number=1, is_deleted=False, is_hidden=False
+    ).exists()
+    posts = topic.reply_count + (1 if first_counted else 0)
+    change = {from_forum_id: -1, topic.forum_id: +1}
+    # In id order: two moves between the same forums lock their rows the same way round.
+    for forum_id in sorted(change):
+        sign = change[forum_id]
+        Forum.objects.filter(pk=forum_id).update(
+            topic_count=F("topic_count") + sign, post_count=F("post_count") + sign * posts
+        )
+        recount_last_post(forum_id)
+
+
 def recount_last_post(forum_id: int) -> None:
     """Point the forum at its newest counted post, after that one may have gone.
 

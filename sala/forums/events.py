@@ -101,7 +101,14 @@ class RecommendationChanged(PostEvent):
 @dataclass(frozen=True, slots=True)
 class TopicChanged(TopicEvent):
     """A topic's own fields changed outside a post: its title, source, pinned or locked
-    state (today from the admin; moderation's lock, pin and move will say so too)."""
+    state (from the admin, and moderators' lock, pin and timed close)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMoved(TopicChanged):
+    """Moderators moved a topic to forum `forum_id` from forum `from_forum_id`."""
+
+    from_forum_id: int
 
 
 @dataclass(frozen=True, slots=True)

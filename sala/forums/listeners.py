@@ -57,9 +57,16 @@ def tell_open_pages(event: PostEvent) -> None:
     )
 
 
+def tell_open_topic_pages(event: TopicChanged) -> None:
+    """Tell a topic's open pages that its state changed (locked, pinned, closed, moved):
+    they say so, and a reload shows it (the reply box comes or goes)."""
+    get_bus().publish(Event("changed", event.topic_id, {}))
+
+
 def register() -> None:
     """Register the forums' listeners, pages before live (see the module's docstring)."""
     events.listen(PostEvent, drop_cached_pages)
     events.listen(TopicChanged, drop_cached_pages)
     events.listen(ForumsChanged, drop_cached_pages)
     events.listen(PostEvent, tell_open_pages)
+    events.listen(TopicChanged, tell_open_topic_pages)

@@ -5,6 +5,9 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from sala.forums.models import Forum
+from sala.staff.permissions import Powers
+
 
 class ReasonForm(forms.Form):
     """A reason, required: the author is told it, the audit log keeps it."""
@@ -53,3 +56,27 @@ class TopicToolForm(forms.Form):
         if cleaned.get("action") == "close" and not cleaned.get("close_for"):
             self.add_error("close_for", _("Choose how long to close the topic for."))
         return cleaned
+
+
+class MoveTopicForm(forms.Form):
+    """Where to move a topic: the forums the moderator moderates, but its own."""
+
+    forum = forms.ModelChoiceField(
+        label=_("Move to"),
+        queryset=Forum.objects.none(),
+        empty_label=None,
+        error_messages={
+            "invalid_choice": _("Choose one of the forums you moderate; that one is not."),
+            "required": _("Choose the forum to move the topic to."),
+        },
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(
+        self, *args: object, powers: Powers, current_forum_id: int, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        forums = Forum.objects.select_related("category").exclude(pk=current_forum_id)
+        if not powers.moderates_everywhere:
+            forums = forums.filter(pk__in=powers.forum_ids)
+        self.fields["forum"].queryset = forums  # type: ignore[attr-defined]

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 
 from sala.core.events import announce
 from sala.forums import counters
-from sala.forums.events import PostHidden, PostRestored, TopicChanged
-from sala.forums.models import Post, Topic
+from sala.forums.events import PostHidden, PostRestored, TopicChanged, TopicMoved
+from sala.forums.models import Forum, Post, Topic
 from sala.forums.services import audit_post
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
@@ -219,4 +219,29 @@ def close_topic(*, topic: Topic, acting: Acting, until: datetime) -> Topic:
         acting, "topic.close", topic, before=before, after={"closed_until": until.isoformat()}
     )
     announce(TopicChanged(topic.pk, topic.forum_id))
+    return topic
+
+
+@transaction.atomic
+def move_topic(*, topic: Topic, to_forum: Forum, acting: Acting) -> Topic:
+    """Move a topic, with its posts and their counts, to `to_forum`; its address stays.
+
+    Raise PermissionDenied outside the rules (permissions.check_move_topic: moderators
+    of both forums, not into the forum it is in).
+    """
+    topic = _locked_topic(topic)
+    if acting.actor is not None:
+        permissions.check_move_topic(acting.actor, topic, to_forum.pk)
+    from_forum = topic.forum
+    topic.forum = to_forum
+    topic.save(update_fields=["forum"])
+    counters.move_topic_counts(topic, from_forum.pk)
+    _audit_topic(
+        acting,
+        "topic.move",
+        topic,
+        before={"forum_id": from_forum.pk, "forum": from_forum.name},
+        after={"forum_id": to_forum.pk, "forum": to_forum.name},
+    )
+    announce(TopicMoved(topic.pk, to_forum.pk, from_forum_id=from_forum.pk))
     return topic

@@ -6,6 +6,7 @@ app_name = "moderation"
 post = "t/<int:topic_id>-<str:slug>/post/<int:number>/"
 urlpatterns = [
     path("t/<int:topic_id>-<str:slug>/moderate/", views.topic_tools, name="topic_tools"),
+    path("t/<int:topic_id>-<str:slug>/move/", views.move_topic, name="move_topic"),
     path(post + "hide/", views.hide_post, name="hide_post"),
     path(post + "unhide/", views.unhide_post, name="unhide_post"),
     path(post + "restore/", views.restore_post, name="restore_post"),

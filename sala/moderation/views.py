@@ -17,7 +17,7 @@ from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
 from sala.forums.models import Post
 from sala.moderation import services
-from sala.moderation.forms import CLOSE_FOR, ReasonForm, TopicToolForm
+from sala.moderation.forms import CLOSE_FOR, MoveTopicForm, ReasonForm, TopicToolForm
 from sala.staff import permissions
 from sala.staff.audit import Acting
 
@@ -162,6 +162,33 @@ def topic_tools(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     else:
         messages.success(request, str(_DONE[action]))
     return redirect(topic)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def move_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Choose a forum and move the topic there; its address and its posts' stay."""
+    member = _member(request)
+    topic = forum_selectors.get_topic(topic_id)
+    permissions.check_move_topic(member, topic)
+    form = MoveTopicForm(
+        request.POST or None,
+        powers=permissions.powers_of(member),
+        current_forum_id=topic.forum_id,
+    )
+    if request.method == "POST" and form.is_valid():
+        to_forum = form.cleaned_data["forum"]
+        acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+        try:
+            services.move_topic(topic=topic, to_forum=to_forum, acting=acting)
+        except PermissionDenied as refusal:
+            form.add_error("forum", str(refusal))
+        else:
+            messages.success(
+                request, _("The topic is in %(forum)s now.") % {"forum": to_forum.name}
+            )
+            return redirect(topic)
+    return render(request, "moderation/move_topic.html", {"topic": topic, "form": form})
 
 
 _DONE = {

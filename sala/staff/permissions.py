@@ -305,6 +305,20 @@ def check_pin_topic(user: AnyUser, topic: TopicFacts) -> None:
         raise PermissionDenied(_("This topic was deleted."))
 
 
+def check_move_topic(user: AnyUser, topic: TopicFacts, to_forum_id: int | None = None) -> None:
+    """Let moderators of both forums move a topic from one to the other (`to_forum_id`
+    None: whether they may move it anywhere at all)."""
+    _check_moderates(user, topic.forum_id)
+    if topic.is_deleted:
+        raise PermissionDenied(_("This topic was deleted."))
+    if to_forum_id is None:
+        return
+    if to_forum_id == topic.forum_id:
+        raise PermissionDenied(_("The topic is in that forum already."))
+    if not moderates(user, to_forum_id):
+        raise PermissionDenied(_("You can only move topics into forums you moderate."))
+
+
 def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
     """Let the forum's moderators open a deleted topic (to restore it)."""
     _check_moderates(user, topic.forum_id)

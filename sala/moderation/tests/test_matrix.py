@@ -56,6 +56,8 @@ class Action:
     send: Callable[[Client, Scene], "Response"]
     done: Callable[[Scene], bool]
     prepare: Callable[[Scene], None] = lambda scene: None
+    #: The roles it is allowed for, when not every role that moderates the forum.
+    allowed_for: frozenset[str] | None = None
 
 
 def _hide_first(scene: Scene) -> None:
@@ -130,6 +132,16 @@ ACTIONS = [
         lambda scene: Topic.objects.get(pk=scene.topic.pk).reopens_at is not None,
     ),
     Action(
+        # Into the other forum: only those who moderate both may.
+        "move a topic to another forum",
+        lambda client, scene: client.post(
+            reverse("moderation:move_topic", args=[scene.topic.pk, scene.topic.slug]),
+            {"forum": scene.other_forum.pk},
+        ),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).forum_id == scene.other_forum.pk,
+        allowed_for=frozenset({"administrator", "global moderator"}),
+    ),
+    Action(
         "reply to a locked topic",
         lambda client, scene: client.post(
             reverse("forums:reply", args=[scene.topic.pk, scene.topic.slug]),
@@ -191,12 +203,18 @@ def test_each_role_may_do_each_action_only_where_it_moderates(role: str, action:
 
     response = action.send(client or Client(), scene)
 
-    if ROLES[role]:
+    allowed = ROLES[role] if action.allowed_for is None else role in action.allowed_for
+    if allowed:
         assert response.status_code == 302, response.content.decode()[:500]
         assert action.done(scene)
     elif client is None:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("account_login"))
+        assert not action.done(scene)
+    elif ROLES[role]:
+        # Refused at the form's field: the forum is not among those offered.
+        assert response.status_code == 200
+        assert "Choose one of the forums you moderate" in response.content.decode()
         assert not action.done(scene)
     else:
         assert response.status_code == 403

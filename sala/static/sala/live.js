@@ -53,6 +53,9 @@ if (notice && "EventSource" in window) {
     const fresh = document.createRange().createContextualFragment(await response.text()).getElementById(`post-${number}`);
     if (fresh) existing.replaceWith(fresh);
   };
+  stream.addEventListener("changed", () => {
+    notice.querySelector(".live-notice__status").textContent = notice.dataset.textChanged;
+  });
   stream.addEventListener("edit", refreshPost);
   stream.addEventListener("delete", refreshPost);
 }
