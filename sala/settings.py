@@ -273,6 +273,13 @@ SALA_AVATAR_MAX_PIXELS = 25_000_000
 SALA_POST_MAX_LENGTH = 30_000
 #: How long after posting an author may still edit or delete a post, in minutes.
 SALA_EDIT_WINDOW_MINUTES = environment.integer("SALA_EDIT_WINDOW_MINUTES", 24 * 60)
+#: Reports that hide a post at once, pending review, when its author is a new member
+#: (fewer than SALA_ESTABLISHED_POSTS posts); 0 turns it off.
+SALA_AUTO_HIDE_REPORTS_NEW = environment.integer("SALA_AUTO_HIDE_REPORTS_NEW", 3)
+#: Reports that hide a post at once, pending review, when its author is established.
+SALA_AUTO_HIDE_REPORTS = environment.integer("SALA_AUTO_HIDE_REPORTS", 8)
+#: Posts from which a member counts as established (for auto-hiding and report weight).
+SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
 #: Largest image upload accepted into a post, in bytes.
 SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: Largest image accepted into a post, in pixels (width x height), checked before decoding.

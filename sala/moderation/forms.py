@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from sala.forums.models import Forum
+from sala.moderation.models import Reason
 from sala.staff.permissions import Powers
 
 
@@ -80,3 +81,41 @@ class MoveTopicForm(forms.Form):
         if not powers.moderates_everywhere:
             forums = forums.filter(pk__in=powers.forum_ids)
         self.fields["forum"].queryset = forums  # type: ignore[attr-defined]
+
+
+class ReportForm(forms.Form):
+    """Why a member reports a post."""
+
+    reason = forms.ChoiceField(
+        label=_("What is wrong with this post?"),
+        choices=Reason.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose why you report the post."),
+            "invalid_choice": _("Choose why you report the post."),
+        },
+    )
+    text = forms.CharField(
+        label=_("Details"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only the moderators read this; the author never learns who reported."),
+    )
+
+
+class ResolveForm(forms.Form):
+    """A moderator's decision on a review item, or a note on it."""
+
+    action = forms.ChoiceField(
+        choices=[
+            ("claim", _("Take it")),
+            ("note", _("Add note")),
+            ("hide", _("Hide post")),
+            ("delete", _("Delete post")),
+            ("dismiss", _("Dismiss reports")),
+        ],
+        error_messages={"invalid_choice": _("That is not a way to resolve a report.")},
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)

@@ -10,4 +10,7 @@ urlpatterns = [
     path(post + "hide/", views.hide_post, name="hide_post"),
     path(post + "unhide/", views.unhide_post, name="unhide_post"),
     path(post + "restore/", views.restore_post, name="restore_post"),
+    path(post + "report/", views.report_post, name="report_post"),
+    path("moderation/queue/", views.queue, name="queue"),
+    path("moderation/queue/<int:item_id>/", views.act_on_item, name="act_on_item"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,8 +17,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
 from sala.forums.models import Post
-from sala.moderation import services
-from sala.moderation.forms import CLOSE_FOR, MoveTopicForm, ReasonForm, TopicToolForm
+from sala.moderation import reports, selectors, services
+from sala.moderation.forms import (
+    CLOSE_FOR,
+    MoveTopicForm,
+    ReasonForm,
+    ReportForm,
+    ResolveForm,
+    TopicToolForm,
+)
 from sala.staff import permissions
 from sala.staff.audit import Acting
 
@@ -189,6 +197,87 @@ def move_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
             )
             return redirect(topic)
     return render(request, "moderation/move_topic.html", {"topic": topic, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
+    """Report a post to the moderators, with a reason."""
+    member = _member(request)
+    post = forum_selectors.get_topic_post(topic_id, number)
+    permissions.check_report_post(member, post)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reports.report_post(
+                post=post,
+                reporter=member,
+                reason=form.cleaned_data["reason"],
+                text=form.cleaned_data["text"],
+            )
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            messages.success(request, _("Thank you: the moderators will look at the post."))
+            return _back_to(post)
+    return render(
+        request, "moderation/report.html", {"post": post, "topic": post.topic, "form": form}
+    )
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """Show the review queue of the forums the member moderates: what waits, heaviest
+    first, or (`?closed=1`) what was dealt with lately."""
+    member = _member(request)
+    permissions.check_review_queue(member)
+    closed = request.GET.get("closed") == "1"
+    powers = permissions.powers_of(member)
+    return render(
+        request,
+        "moderation/queue.html",
+        {"items": selectors.list_queue(powers, closed=closed), "closed": closed},
+    )
+
+
+@login_required
+@require_POST
+def act_on_item(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Take, note or resolve one item of the queue, then show the queue again."""
+    member = _member(request)
+    item = selectors.get_item(item_id)
+    permissions.check_review_item(member, item.post.topic.forum_id)
+    form = ResolveForm(request.POST)
+    back = redirect(f"{reverse('moderation:queue')}#item-{item.pk}")
+    if not form.is_valid():
+        messages.error(request, _("That is not a way to resolve a report."))
+        return back
+    action = form.cleaned_data["action"]
+    try:
+        if action == "claim":
+            reports.claim_item(item=item, moderator=member)
+        elif action == "note":
+            reports.add_note(item=item, author=member, text=form.cleaned_data["note"])
+        else:
+            acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+            reports.resolve_item(item=item, acting=acting, outcome=action)
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    except ValidationError as invalid:
+        for message in invalid.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, str(_QUEUE_DONE[action]))
+    return back
+
+
+_QUEUE_DONE = {
+    "claim": gettext_lazy("It is yours to review."),
+    "note": gettext_lazy("Note added."),
+    "hide": gettext_lazy("Resolved: the post is hidden."),
+    "delete": gettext_lazy("Resolved: the post is deleted."),
+    "dismiss": gettext_lazy("The reports are dismissed."),
+}
 
 
 _DONE = {

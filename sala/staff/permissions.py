@@ -324,6 +324,30 @@ def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
     _check_moderates(user, topic.forum_id)
 
 
+# -- Reports and the review queue ----------------------------------------------------------
+
+
+def check_report_post(user: AnyUser, post: PostFacts) -> None:
+    """Let members report others' posts that are still there."""
+    _check_member(user)
+    if post.author_id == user.pk:
+        raise PermissionDenied(_("You can't report your own post; edit or delete it instead."))
+    if post.is_deleted or post.topic.is_deleted:
+        raise PermissionDenied(_("This post was deleted."))
+
+
+def check_review_queue(user: AnyUser) -> None:
+    """Let moderators (of any forum) open the review queue: each sees their forums' items."""
+    _check_member(user)
+    if not powers_of(user).is_staff:
+        raise PermissionDenied(_("Only moderators see the review queue."))
+
+
+def check_review_item(user: AnyUser, forum_id: int) -> None:
+    """Let the moderators of the item's forum act on it."""
+    _check_moderates(user, forum_id)
+
+
 # -- Staff ---------------------------------------------------------------------------------
 
 

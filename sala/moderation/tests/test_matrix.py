@@ -16,7 +16,8 @@ from sala.accounts.tests.factories import make_member
 from sala.forums import services as forum_services
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.factories import make_forum, make_replies, make_topic
-from sala.moderation import services
+from sala.moderation import reports, services
+from sala.moderation.models import Reason, ReviewItem, State
 from sala.staff.audit import Acting
 from sala.staff.models import Role, StaffRole
 
@@ -66,6 +67,10 @@ def _hide_first(scene: Scene) -> None:
 
 def _delete_first(scene: Scene) -> None:
     forum_services.delete_post(post=scene.reply, actor=scene.helper, reason="Spam")
+
+
+def _report_first(scene: Scene) -> None:
+    reports.report_post(post=scene.reply, reporter=make_member(), reason=Reason.SPAM)
 
 
 def _lock_first(scene: Scene) -> None:
@@ -142,6 +147,15 @@ ACTIONS = [
         allowed_for=frozenset({"administrator", "global moderator"}),
     ),
     Action(
+        "resolve a report by hiding the post",
+        lambda client, scene: client.post(
+            reverse("moderation:act_on_item", args=[ReviewItem.objects.get().pk]),
+            {"action": "hide", "reason": "Spam"},
+        ),
+        lambda scene: ReviewItem.objects.get().state == State.RESOLVED,
+        prepare=_report_first,
+    ),
+    Action(
         "reply to a locked topic",
         lambda client, scene: client.post(
             reverse("forums:reply", args=[scene.topic.pk, scene.topic.slug]),
@@ -206,7 +220,7 @@ def test_each_role_may_do_each_action_only_where_it_moderates(role: str, action:
     allowed = ROLES[role] if action.allowed_for is None else role in action.allowed_for
     if allowed:
         assert response.status_code == 302, response.content.decode()[:500]
-        assert action.done(scene)
+        assert action.done(scene), "allowed, yet nothing happened"
     elif client is None:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("account_login"))

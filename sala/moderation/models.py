@@ -1,0 +1,128 @@
+"""Reports of posts and the one review queue they land in, with moderators' notes."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Reason(models.TextChoices):
+    SPAM = "spam", _("Spam or advertising")
+    ABUSIVE = "abusive", _("Abusive or harassing")
+    OFF_TOPIC = "off_topic", _("Off topic")
+    RULES = "rules", _("Breaks the rules")
+    OTHER = "other", _("Something else")
+
+
+class State(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_REVIEW = "in_review", _("In review")
+    RESOLVED = "resolved", _("Resolved")
+    REJECTED = "rejected", _("Rejected")
+
+
+#: The states an item is still waiting for a moderator in.
+WAITING = (State.OPEN, State.IN_REVIEW)
+
+
+class ReviewItem(models.Model):
+    """One post waiting for moderators, and why: its reports (later, its being held).
+
+    A post has at most one waiting item: new reports join it. Once resolved or rejected
+    the item stays, as a record, and a later report opens a new one.
+    """
+
+    post = models.ForeignKey(
+        "forums.Post", on_delete=models.CASCADE, related_name="review_items", verbose_name=_("post")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    #: The reports' weights summed: what the queue sorts by, heaviest first.
+    weight = models.FloatField(_("weight"), default=0)
+    report_count = models.PositiveIntegerField(_("reports"), default=0)
+    #: Whether Sala hid the post as enough reports came in.
+    auto_hidden = models.BooleanField(_("hidden after reports"), default=False)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assignee"),
+    )
+    created_at = models.DateTimeField(_("opened"), default=timezone.now)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    #: What was done, as moderators and the log say it ("post.hide", "dismiss"...).
+    outcome = models.CharField(_("outcome"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("review item")
+        verbose_name_plural = _("review queue")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post"],
+                condition=models.Q(state__in=["open", "in_review"]),
+                name="moderation_one_waiting_item_per_post",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["-weight", "created_at"],
+                condition=models.Q(state__in=["open", "in_review"]),
+                name="moderation_queue_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post} ({self.get_state_display()})"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state in WAITING
+
+
+class Report(models.Model):
+    """A member's report of a post; the post's author never learns who made it."""
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="reports")
+    post = models.ForeignKey("forums.Post", on_delete=models.CASCADE, related_name="+")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    text = models.CharField(_("details"), max_length=1000, blank=True)
+    #: What the reporter's standing made this report count for.
+    weight = models.FloatField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        constraints = [
+            models.UniqueConstraint(fields=["post", "reporter"], name="moderation_report_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post}: {self.get_reason_display()}"
+
+
+class ReviewNote(models.Model):
+    """A note between moderators on a review item."""
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(_("note"), max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:50]

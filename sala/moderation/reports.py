@@ -1,0 +1,171 @@
+"""Reports and the review queue: members report posts; moderators claim, note and resolve
+what waits, each resolution one transaction with its action (hide, delete) and its log.
+
+A report locks its post's row, so the reports of one post are counted one after another
+and the one that reaches the threshold hides the post exactly once. Two moderators
+resolving one item meet at the item's lock: the second is told who resolved it, and how.
+"""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from sala.accounts.models import User
+from sala.forums import services as forum_services
+from sala.forums.models import Post, Topic
+from sala.moderation import services
+from sala.moderation.models import WAITING, Reason, Report, ReviewItem, ReviewNote, State
+from sala.staff import audit, permissions
+from sala.staff.audit import Acting
+
+#: What the log and the post's notice say when reports hid a post.
+HIDDEN_AFTER_REPORTS = "Hidden after reports, pending review."
+
+
+def report_weight(reporter: User) -> float:
+    """Return what a report by `reporter` counts for in the queue's order: staff 3, an
+    established member 2, a new member 1."""
+    if permissions.powers_of(reporter).is_staff:
+        return 3.0
+    if reporter.post_count >= settings.SALA_ESTABLISHED_POSTS:
+        return 2.0
+    return 1.0
+
+
+def auto_hide_threshold(author: User) -> int:
+    """Return how many reports hide a post by `author` at once (0: never)."""
+    if author.post_count < settings.SALA_ESTABLISHED_POSTS:
+        return int(settings.SALA_AUTO_HIDE_REPORTS_NEW)
+    return int(settings.SALA_AUTO_HIDE_REPORTS)
+
+
+@transaction.atomic
+def report_post(*, post: Post, reporter: User, reason: str, text: str = "") -> ReviewItem:
+    """Report `post` for `reason`; return the queue's item for it, which the report
+    joins (or opens). Enough reports hide a reply at once, pending review.
+
+    Raise PermissionDenied outside the rules (permissions.check_report_post) and
+    ValidationError for a second report of the post, or "other" without details.
+    """
+    text = text.strip()
+    if reason not in Reason.values:
+        raise ValidationError({"reason": _("Choose why you report the post.")})
+    if reason == Reason.OTHER and not text:
+        raise ValidationError({"text": _("Say what is wrong with the post.")})
+    Topic.objects.select_for_update().get(pk=post.topic_id)
+    post = Post.objects.select_for_update().select_related("author", "topic").get(pk=post.pk)
+    permissions.check_report_post(reporter, post)
+    if Report.objects.filter(post=post, reporter=reporter).exists():
+        raise ValidationError(_("You have reported this post already; the moderators have it."))
+    item = ReviewItem.objects.filter(post=post, state__in=WAITING).first()
+    if item is None:
+        item = ReviewItem.objects.create(post=post)
+    weight = report_weight(reporter)
+    Report.objects.create(
+        item=item, post=post, reporter=reporter, reason=reason, text=text, weight=weight
+    )
+    item.report_count += 1
+    item.weight += weight
+    threshold = auto_hide_threshold(post.author)
+    if (
+        threshold
+        and item.report_count >= threshold
+        and not post.is_hidden
+        and not post.is_first  # the first post carries its topic: moderators decide
+    ):
+        services.hide_post(post=post, acting=Acting.by_sala(HIDDEN_AFTER_REPORTS))
+        item.auto_hidden = True
+    item.save(update_fields=["report_count", "weight", "auto_hidden"])
+    return item
+
+
+def _locked_item(item: ReviewItem, actor: User) -> ReviewItem:
+    """Return `item` as it is now, locked; refuse one already dealt with, saying how."""
+    fresh = (
+        ReviewItem.objects.select_for_update()
+        .select_related("post__topic", "post__author", "resolved_by")
+        .get(pk=item.pk)
+    )
+    permissions.check_review_item(actor, fresh.post.topic.forum_id)
+    if not fresh.is_waiting:
+        who = fresh.resolved_by.name if fresh.resolved_by else _("Sala")
+        raise PermissionDenied(
+            _("%(who)s dealt with this already: %(outcome)s.")
+            % {"who": who, "outcome": OUTCOMES.get(fresh.outcome, fresh.outcome)}
+        )
+    return fresh
+
+
+#: What each outcome is called on the queue.
+OUTCOMES = {
+    "hide": gettext_lazy("post hidden"),
+    "delete": gettext_lazy("post deleted"),
+    "dismiss": gettext_lazy("reports dismissed"),
+}
+
+
+@transaction.atomic
+def claim_item(*, item: ReviewItem, moderator: User) -> ReviewItem:
+    """Take an item into review, as its assignee."""
+    item = _locked_item(item, moderator)
+    item.state = State.IN_REVIEW
+    item.assignee = moderator
+    item.save(update_fields=["state", "assignee"])
+    return item
+
+
+@transaction.atomic
+def add_note(*, item: ReviewItem, author: User, text: str) -> ReviewNote:
+    """Add a note for the other moderators to a waiting item."""
+    text = text.strip()
+    if not text:
+        raise ValidationError({"note": _("Write the note first.")})
+    item = _locked_item(item, author)
+    return ReviewNote.objects.create(item=item, author=author, text=text)
+
+
+@transaction.atomic
+def resolve_item(*, item: ReviewItem, acting: Acting, outcome: str) -> ReviewItem:
+    """Deal with a waiting item: hide or delete its post (resolved), or dismiss its
+    reports (rejected; a post reports hid is shown again). A reason is required.
+
+    Raise PermissionDenied for an item another moderator dealt with first (saying who
+    and how) or outside the rules, and ValidationError without a reason.
+    """
+    actor = acting.actor
+    if actor is None:
+        raise ValueError("A review item is resolved by a moderator.")
+    if outcome not in OUTCOMES:
+        raise ValidationError(_("That is not a way to resolve a report."))
+    if not acting.reason:
+        raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
+    item = _locked_item(item, actor)
+    post = item.post
+    if outcome == "hide" and not post.is_hidden and not post.is_deleted:
+        services.hide_post(post=post, acting=acting)
+    elif outcome == "delete" and not post.is_deleted:
+        forum_services.delete_post(
+            post=post, actor=actor, reason=acting.reason, address=acting.address
+        )
+    elif outcome == "dismiss" and item.auto_hidden and post.is_hidden and post.hidden_by_id is None:
+        services.unhide_post(post=post, acting=acting)
+    item.state = State.REJECTED if outcome == "dismiss" else State.RESOLVED
+    item.outcome = outcome
+    item.resolved_by = actor
+    item.resolved_at = timezone.now()
+    item.assignee = item.assignee or actor
+    item.save(update_fields=["state", "outcome", "resolved_by", "resolved_at", "assignee"])
+    audit.record(
+        acting,
+        f"review.{outcome}",
+        target_type="review_item",
+        target_id=item.pk,
+        target_label=f"{post.topic.title} #{post.number}",
+        forum_id=post.topic.forum_id,
+        subject_id=post.author_id,
+        after={"reports": item.report_count},
+    )
+    return item
