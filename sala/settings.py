@@ -280,6 +280,11 @@ SALA_AUTO_HIDE_REPORTS_NEW = environment.integer("SALA_AUTO_HIDE_REPORTS_NEW", 3
 SALA_AUTO_HIDE_REPORTS = environment.integer("SALA_AUTO_HIDE_REPORTS", 8)
 #: Posts from which a member counts as established (for auto-hiding and report weight).
 SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
+#: Days a warning counts towards its member's points, unless the moderator says otherwise.
+SALA_WARNING_DAYS = environment.integer("SALA_WARNING_DAYS", 90)
+#: The automatic steps of warnings: (active points reached, days suspended), each taken
+#: when a warning brings the member's active points to it (the highest step reached).
+SALA_WARNING_STEPS = [(3, 1), (5, 3), (8, 7), (10, 30)]
 #: Largest image upload accepted into a post, in bytes.
 SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: Largest image accepted into a post, in pixels (width x height), checked before decoding.

@@ -2,6 +2,7 @@
 
 import hashlib
 import zoneinfo
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sala.accounts.events import MemberChanged
@@ -56,6 +58,11 @@ class User(AbstractUser):
         help_text=_('Count me as an anonymous reader in "Recently Browsing".'),
     )
 
+    #: Suspended until then (set by moderators, or by warnings' steps): the member reads
+    #: but cannot write; it ends by itself.
+    suspended_until = models.DateTimeField(_("suspended until"), null=True, blank=True)
+    suspension_reason = models.CharField(_("why suspended"), max_length=500, blank=True)
+
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
@@ -92,6 +99,13 @@ class User(AbstractUser):
     def name(self) -> str:
         """Return the name shown for this member: the display name, else the username."""
         return self.display_name or self.username
+
+    @property
+    def suspended_now_until(self) -> datetime | None:
+        """Return when the member's suspension ends, while it lasts; None otherwise."""
+        if self.suspended_until is not None and self.suspended_until > timezone.now():
+            return self.suspended_until
+        return None
 
     @property
     def initials(self) -> str:

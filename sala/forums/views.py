@@ -192,6 +192,8 @@ def _member_topic(
         translation.get_language(),
         timezone.get_current_timezone_name(),
         powers.key,
+        # A suspended member's page has no reply box (their notice is their own part).
+        "suspended" if member.suspended_now_until else "",
     )
     values = page_cache.get_generations().read((page_cache.EVERY_PAGE, *generations))
     shared = shared_pages.get(key, values)
@@ -209,6 +211,8 @@ def _member_topic(
     parts = reading.render_browsing(request, topic_id, member)
     if not messages.get_messages(request):
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
+    if member.suspended_now_until is None:
+        parts[SUSPENDED_TEMPLATE] = ""
     reading.mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
         shared_pages.fill(shared, request, rendered=parts, is_moderator=shared.facts["moderates"]),
@@ -217,6 +221,8 @@ def _member_topic(
 
 
 MESSAGES_TEMPLATE = "_messages.html"
+#: The notice a suspended member gets where the reply box would be.
+SUSPENDED_TEMPLATE = "forums/_suspended.html"
 
 
 def _render_topic(

@@ -113,9 +113,25 @@ class ResolveForm(forms.Form):
             ("note", _("Add note")),
             ("hide", _("Hide post")),
             ("delete", _("Delete post")),
+            ("warn", _("Hide and warn")),
+            ("suspend", _("Hide and suspend")),
             ("dismiss", _("Dismiss reports")),
         ],
         error_messages={"invalid_choice": _("That is not a way to resolve a report.")},
+    )
+    points = forms.TypedChoiceField(
+        label=_("Warning points"),
+        coerce=int,
+        choices=[(n, str(n)) for n in (1, 2, 3, 5, 10)],
+        required=False,
+        empty_value=None,
+    )
+    days = forms.TypedChoiceField(
+        label=_("Suspend for"),
+        coerce=int,
+        choices=[(1, _("1 day")), (3, _("3 days")), (7, _("1 week")), (30, _("30 days"))],
+        required=False,
+        empty_value=None,
     )
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)

@@ -21,6 +21,15 @@ class State(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+#: What each way of resolving an item is called on the queue.
+OUTCOMES = {
+    "hide": _("post hidden"),
+    "delete": _("post deleted"),
+    "warn": _("post hidden, author warned"),
+    "suspend": _("post hidden, author suspended"),
+    "dismiss": _("reports dismissed"),
+}
+
 #: The states an item is still waiting for a moderator in.
 WAITING = (State.OPEN, State.IN_REVIEW)
 
@@ -87,6 +96,10 @@ class ReviewItem(models.Model):
     def is_waiting(self) -> bool:
         return self.state in WAITING
 
+    @property
+    def outcome_label(self) -> str:
+        return str(OUTCOMES.get(self.outcome, self.outcome))
+
 
 class Report(models.Model):
     """A member's report of a post; the post's author never learns who made it."""
@@ -126,3 +139,33 @@ class ReviewNote(models.Model):
 
     def __str__(self) -> str:
         return self.text[:50]
+
+
+class Warning(models.Model):
+    """A warning to a member, worth points until it expires; enough active points take
+    the steps of SALA_WARNING_STEPS (a suspension)."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="warnings",
+        verbose_name=_("member"),
+    )
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    post = models.ForeignKey(
+        "forums.Post", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    points = models.PositiveSmallIntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=500)
+    created_at = models.DateTimeField(_("given"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+
+    class Meta:
+        verbose_name = _("warning")
+        verbose_name_plural = _("warnings")
+        indexes = [models.Index(fields=["member", "expires_at"], name="moderation_warning_active")]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.points} ({self.reason[:40]})"

@@ -6,18 +6,19 @@ and the one that reaches the threshold hides the post exactly once. Two moderato
 resolving one item meet at the item's lock: the second is told who resolved it, and how.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from sala.accounts.models import User
 from sala.forums import services as forum_services
 from sala.forums.models import Post, Topic
-from sala.moderation import services
-from sala.moderation.models import WAITING, Reason, Report, ReviewItem, ReviewNote, State
+from sala.moderation import sanctions, services
+from sala.moderation.models import OUTCOMES, WAITING, Reason, Report, ReviewItem, ReviewNote, State
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
 
@@ -99,14 +100,6 @@ def _locked_item(item: ReviewItem, actor: User) -> ReviewItem:
     return fresh
 
 
-#: What each outcome is called on the queue.
-OUTCOMES = {
-    "hide": gettext_lazy("post hidden"),
-    "delete": gettext_lazy("post deleted"),
-    "dismiss": gettext_lazy("reports dismissed"),
-}
-
-
 @transaction.atomic
 def claim_item(*, item: ReviewItem, moderator: User) -> ReviewItem:
     """Take an item into review, as its assignee."""
@@ -128,9 +121,12 @@ def add_note(*, item: ReviewItem, author: User, text: str) -> ReviewNote:
 
 
 @transaction.atomic
-def resolve_item(*, item: ReviewItem, acting: Acting, outcome: str) -> ReviewItem:
-    """Deal with a waiting item: hide or delete its post (resolved), or dismiss its
-    reports (rejected; a post reports hid is shown again). A reason is required.
+def resolve_item(
+    *, item: ReviewItem, acting: Acting, outcome: str, points: int = 1, days: int = 1
+) -> ReviewItem:
+    """Deal with a waiting item: hide or delete its post, hide it and warn its author
+    (`points`) or suspend them (`days`) (resolved), or dismiss its reports (rejected; a
+    post reports hid is shown again). A reason is required.
 
     Raise PermissionDenied for an item another moderator dealt with first (saying who
     and how) or outside the rules, and ValidationError without a reason.
@@ -144,9 +140,19 @@ def resolve_item(*, item: ReviewItem, acting: Acting, outcome: str) -> ReviewIte
         raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
     item = _locked_item(item, actor)
     post = item.post
-    if outcome == "hide" and not post.is_hidden and not post.is_deleted:
+    hides = outcome in ("hide", "warn", "suspend")
+    if hides and not post.is_hidden and not post.is_deleted and not post.is_first:
         services.hide_post(post=post, acting=acting)
-    elif outcome == "delete" and not post.is_deleted:
+    if outcome == "warn":
+        sanctions.warn_member(member=post.author, acting=acting, points=points, post=post)
+    elif outcome == "suspend":
+        sanctions.suspend_member(
+            member=post.author,
+            acting=acting,
+            until=timezone.now() + timedelta(days=days),
+            forum_id=post.topic.forum_id,
+        )
+    if outcome == "delete" and not post.is_deleted:
         forum_services.delete_post(
             post=post, actor=actor, reason=acting.reason, address=acting.address
         )

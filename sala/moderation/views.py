@@ -260,7 +260,13 @@ def act_on_item(request: HttpRequest, item_id: int) -> HttpResponse:
             reports.add_note(item=item, author=member, text=form.cleaned_data["note"])
         else:
             acting = Acting.from_request(request, member, form.cleaned_data["reason"])
-            reports.resolve_item(item=item, acting=acting, outcome=action)
+            reports.resolve_item(
+                item=item,
+                acting=acting,
+                outcome=action,
+                points=form.cleaned_data["points"] or 1,
+                days=form.cleaned_data["days"] or 1,
+            )
     except PermissionDenied as refusal:
         messages.error(request, str(refusal))
     except ValidationError as invalid:
@@ -276,6 +282,8 @@ _QUEUE_DONE = {
     "note": gettext_lazy("Note added."),
     "hide": gettext_lazy("Resolved: the post is hidden."),
     "delete": gettext_lazy("Resolved: the post is deleted."),
+    "warn": gettext_lazy("Resolved: the post is hidden and its author warned."),
+    "suspend": gettext_lazy("Resolved: the post is hidden and its author suspended."),
     "dismiss": gettext_lazy("The reports are dismissed."),
 }
 

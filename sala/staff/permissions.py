@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from sala.staff.models import Role, StaffRole
@@ -166,6 +166,19 @@ def _check_member(user: AnyUser) -> None:
         raise PermissionDenied(_("You need to be a member to do that."))
 
 
+def _check_may_write(user: AnyUser) -> None:
+    """Refuse guests, and members suspended (they read, and are told why and until when)."""
+    _check_member(user)
+    until: datetime | None = getattr(user, "suspended_now_until", None)
+    if until is not None:
+        reason = getattr(user, "suspension_reason", "")
+        moment = formats.date_format(timezone.localtime(until), "DATETIME_FORMAT")
+        message = _("You are suspended until %(moment)s, so you can read but not post.") % {
+            "moment": moment
+        }
+        raise PermissionDenied(f"{message} {_('Reason:')} {reason}" if reason else message)
+
+
 def _check_moderates(user: AnyUser, forum_id: int) -> None:
     _check_member(user)
     if not moderates(user, forum_id):
@@ -173,8 +186,8 @@ def _check_moderates(user: AnyUser, forum_id: int) -> None:
 
 
 def check_start_topic(user: AnyUser, forum_id: int) -> None:
-    """Refuse guests and inactive members."""
-    _check_member(user)
+    """Refuse guests, inactive and suspended members."""
+    _check_may_write(user)
 
 
 def topic_is_closed(topic: TopicFacts) -> bool:
@@ -187,8 +200,9 @@ def topic_is_closed(topic: TopicFacts) -> bool:
 
 
 def check_reply(user: AnyUser, topic: TopicFacts) -> None:
-    """Refuse guests, and everyone but the forum's moderators in a closed or deleted topic."""
-    _check_member(user)
+    """Refuse guests and suspended members, and everyone but the forum's moderators in a
+    closed or deleted topic."""
+    _check_may_write(user)
     if topic.is_deleted:
         if moderates(user, topic.forum_id):
             raise PermissionDenied(_("This topic was deleted: restore it to reply."))
@@ -199,8 +213,8 @@ def check_reply(user: AnyUser, topic: TopicFacts) -> None:
 
 def check_edit_post(user: AnyUser, post: PostFacts) -> None:
     """Let authors edit their own posts within the edit window, while the topic is open
-    and the post visible; the forum's moderators any post."""
-    _check_member(user)
+    and the post visible; the forum's moderators any post. Suspended members edit nothing."""
+    _check_may_write(user)
     topic = post.topic
     if moderates(user, topic.forum_id):
         return
@@ -220,7 +234,7 @@ def check_edit_post(user: AnyUser, post: PostFacts) -> None:
 def check_delete_post(user: AnyUser, post: PostFacts) -> None:
     """Let authors delete their own replies, and their topic while nobody has replied;
     the forum's moderators any post."""
-    _check_member(user)
+    _check_may_write(user)
     if post.is_deleted:
         raise PermissionDenied(_("This post is already deleted."))
     topic = post.topic
@@ -328,8 +342,8 @@ def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
 
 
 def check_report_post(user: AnyUser, post: PostFacts) -> None:
-    """Let members report others' posts that are still there."""
-    _check_member(user)
+    """Let members report others' posts that are still there (not while suspended)."""
+    _check_may_write(user)
     if post.author_id == user.pk:
         raise PermissionDenied(_("You can't report your own post; edit or delete it instead."))
     if post.is_deleted or post.topic.is_deleted:
@@ -346,6 +360,34 @@ def check_review_queue(user: AnyUser) -> None:
 def check_review_item(user: AnyUser, forum_id: int) -> None:
     """Let the moderators of the item's forum act on it."""
     _check_moderates(user, forum_id)
+
+
+# -- Members: warnings and suspensions -------------------------------------------------------
+
+
+class MemberFacts(Protocol):
+    @property
+    def pk(self) -> int: ...
+
+
+def check_warn_member(user: AnyUser, member: MemberFacts, forum_id: int | None = None) -> None:
+    """Let moderators warn a member: for a post, the moderators of its forum (`forum_id`);
+    otherwise global moderators. Staff are warned by administrators only."""
+    _check_member(user)
+    powers = powers_of(user)
+    if forum_id is not None and not powers.moderates(forum_id):
+        raise PermissionDenied(_("Only moderators of this forum can do that."))
+    if forum_id is None and not powers.moderates_everywhere:
+        raise PermissionDenied(_("Only global moderators act on members outside a forum."))
+    if member.pk == user.pk:
+        raise PermissionDenied(_("You can't warn or suspend yourself."))
+    if isinstance(member, AbstractBaseUser) and powers_of(member).is_staff and not powers.admin:
+        raise PermissionDenied(_("Staff can be warned or suspended by administrators only."))
+
+
+def check_suspend_member(user: AnyUser, member: MemberFacts, forum_id: int | None = None) -> None:
+    """Let moderators suspend a member, as they may warn them."""
+    check_warn_member(user, member, forum_id)
 
 
 # -- Staff ---------------------------------------------------------------------------------

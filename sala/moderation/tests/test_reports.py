@@ -223,3 +223,21 @@ def test_the_queue_costs_the_same_queries_for_two_items_as_for_twenty() -> None:
         for reporter in reporters:
             reports.report_post(post=reply, reporter=reporter, reason=Reason.RULES)
     assert cost() == few
+
+
+def test_resolving_with_a_warning_hides_the_post_and_its_points_suspend_the_author() -> None:
+    reply = reported_reply()
+    report(make_member(username="marta"), reply)
+    moderator = make_moderator()
+
+    page = act(
+        moderator, ReviewItem.objects.get(), action="warn", points="3", reason="Advertising"
+    )
+
+    assert "the post is hidden and its author warned" in page
+    author = User.objects.get(pk=reply.author_id)
+    assert author.suspended_now_until is not None
+    assert Post.objects.get(pk=reply.pk).is_hidden
+    assert ReviewItem.objects.get().outcome == "warn"
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"post.hide", "member.warn", "member.suspend", "review.warn"} <= actions

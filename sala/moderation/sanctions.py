@@ -1,0 +1,152 @@
+"""Warnings and suspensions: what moderators (and warnings' automatic steps) do to a
+member, each one transaction with its audit entry.
+
+A suspended member reads everything but writes nothing (sala.staff.permissions refuses
+every write and says why and until when); the suspension ends by itself. Saving the
+member announces MemberChanged, so every process forgets the row it remembered and the
+next request sees the suspension.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sala.accounts.models import User
+from sala.forums.models import Post
+from sala.moderation.models import Warning
+from sala.staff import audit, permissions
+from sala.staff.audit import Acting
+
+
+def _audit_member(acting: Acting, action: str, member: User, **changes: object) -> None:
+    audit.record(
+        acting,
+        action,
+        target_type="member",
+        target_id=member.pk,
+        target_label=member.username,
+        subject_id=member.pk,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def active_points(member: User) -> int:
+    """Return the points of `member`'s warnings that have not expired: one query."""
+    total = Warning.objects.filter(member=member, expires_at__gt=timezone.now()).aggregate(
+        points=Sum("points")
+    )["points"]
+    return int(total or 0)
+
+
+def step_for(points: int) -> int:
+    """Return the days of suspension `points` active points call for (0: none)."""
+    days = 0
+    for threshold, step_days in sorted(settings.SALA_WARNING_STEPS):
+        if points >= threshold:
+            days = step_days
+    return days
+
+
+@transaction.atomic
+def warn_member(
+    *,
+    member: User,
+    acting: Acting,
+    points: int,
+    post: Post | None = None,
+    days: int | None = None,
+) -> Warning:
+    """Warn `member` for `acting.reason`, worth `points` for `days` (SALA_WARNING_DAYS);
+    when the member's active points reach a step of SALA_WARNING_STEPS, suspend them for
+    its days (Sala's own action, logged as such).
+
+    Raise PermissionDenied outside the rules (permissions.check_warn_member, for the
+    post's forum when there is a post) and ValidationError for a warning without a
+    reason or with no points.
+    """
+    if acting.actor is not None:
+        forum_id = post.topic.forum_id if post is not None else None
+        permissions.check_warn_member(acting.actor, member, forum_id)
+    if not acting.reason:
+        raise ValidationError({"reason": _("Say why, for the member and the other moderators.")})
+    if not 1 <= points <= 100:
+        raise ValidationError({"points": _("Give between 1 and 100 points.")})
+    member = User.objects.select_for_update().get(pk=member.pk)
+    now = timezone.now()
+    warning = Warning.objects.create(
+        member=member,
+        issued_by=acting.actor,
+        post=post,
+        points=points,
+        reason=acting.reason,
+        created_at=now,
+        expires_at=now + timedelta(days=days or settings.SALA_WARNING_DAYS),
+    )
+    total = active_points(member)
+    _audit_member(acting, "member.warn", member, after={"points": points, "active": total})
+    step = step_for(total)
+    if step:
+        until = now + timedelta(days=step)
+        if member.suspended_until is None or member.suspended_until < until:
+            reason = _("%(points)s warning points: %(why)s") % {
+                "points": total,
+                "why": acting.reason,
+            }
+            _suspend(member, Acting.by_sala(reason), until)
+    return warning
+
+
+@transaction.atomic
+def suspend_member(
+    *, member: User, acting: Acting, until: datetime, forum_id: int | None = None
+) -> User:
+    """Suspend `member` until `until`, with `acting.reason`, which they are shown.
+
+    Raise PermissionDenied outside the rules (permissions.check_suspend_member: for a
+    post in forum `forum_id`, its moderators; otherwise global moderators) and
+    ValidationError without a reason or for a time past.
+    """
+    if acting.actor is not None:
+        permissions.check_suspend_member(acting.actor, member, forum_id)
+    if not acting.reason:
+        raise ValidationError({"reason": _("Say why, for the member and the other moderators.")})
+    if until <= timezone.now():
+        raise ValidationError({"until": _("Choose a time still to come.")})
+    member = User.objects.select_for_update().get(pk=member.pk)
+    _suspend(member, acting, until)
+    return member
+
+
+@transaction.atomic
+def lift_suspension(*, member: User, acting: Acting) -> User:
+    """End `member`'s suspension now."""
+    if acting.actor is not None:
+        permissions.check_suspend_member(acting.actor, member)
+    member = User.objects.select_for_update().get(pk=member.pk)
+    member.suspended_until = None
+    member.suspension_reason = ""
+    member.save(update_fields=["suspended_until", "suspension_reason"])
+    _audit_member(acting, "member.unsuspend", member)
+    return member
+
+
+def _suspend(member: User, acting: Acting, until: datetime) -> None:
+    before = {
+        "suspended_until": member.suspended_until.isoformat() if member.suspended_until else None
+    }
+    member.suspended_until = until
+    member.suspension_reason = acting.reason[:500]
+    # save() announces MemberChanged: every process forgets the member it remembered.
+    member.save(update_fields=["suspended_until", "suspension_reason"])
+    _audit_member(
+        acting,
+        "member.suspend",
+        member,
+        before=before,
+        after={"suspended_until": until.isoformat()},
+    )
