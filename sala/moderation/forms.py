@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from sala.forums.models import Forum
-from sala.moderation.models import Reason
+from sala.moderation.models import BanKind, Reason
 from sala.staff.permissions import Powers
 
 
@@ -135,3 +135,39 @@ class ResolveForm(forms.Form):
     )
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+
+#: How long a ban lasts, by the choice's value (None: until lifted).
+BAN_FOR = {
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "365d": timedelta(days=365),
+    "ever": None,
+}
+
+
+class BanForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Ban on"), choices=BanKind.choices)
+    value = forms.CharField(
+        label=_("Username, email or address"),
+        max_length=254,
+        error_messages={"required": _("Say what to ban.")},
+        help_text=_("* matches anything: *@spam.example. Addresses take a range: 203.0.113.0/24."),
+    )
+    ban_for = forms.ChoiceField(
+        label=_("For"),
+        choices=[
+            ("1d", _("1 day")),
+            ("7d", _("1 week")),
+            ("30d", _("30 days")),
+            ("365d", _("1 year")),
+            ("ever", _("Until lifted")),
+        ],
+        initial="30d",
+    )
+    registration_only = forms.BooleanField(
+        label=_("Registration only: stop new sign-ups, leave members be"), required=False
+    )
+    user_message = forms.CharField(label=_("Message for the user"), max_length=500, required=False)
+    staff_note = forms.CharField(label=_("Note for staff"), max_length=500, required=False)

@@ -169,3 +169,39 @@ class Warning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member}: {self.points} ({self.reason[:40]})"
+
+
+class BanKind(models.TextChoices):
+    USERNAME = "username", _("Username")
+    EMAIL = "email", _("Email address")
+    ADDRESS = "address", _("IP address or range")
+
+
+class Ban(models.Model):
+    """A ban on usernames, email addresses (`*` wildcards: `*@spam.example`) or an IP
+    address or CIDR range, until it expires; a registration-only ban stops sign-ups
+    alone, leaving members already there be."""
+
+    kind = models.CharField(_("on"), max_length=10, choices=BanKind.choices)
+    #: Lower-cased; an address is stored as a network (`203.0.113.0/24`, `198.51.100.7/32`).
+    value = models.CharField(_("value"), max_length=254)
+    registration_only = models.BooleanField(
+        _("registration only"),
+        default=False,
+        help_text=_("Stop new sign-ups only; members already signed up are left be."),
+    )
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    user_message = models.CharField(_("message for the user"), max_length=500, blank=True)
+    staff_note = models.CharField(_("note for staff"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("banned"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ban")
+        verbose_name_plural = _("bans")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"

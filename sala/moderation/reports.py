@@ -143,6 +143,8 @@ def resolve_item(
     hides = outcome in ("hide", "warn", "suspend")
     if hides and not post.is_hidden and not post.is_deleted and not post.is_first:
         services.hide_post(post=post, acting=acting)
+    elif hides and post.is_hidden and post.hidden_by_id is None:
+        services.keep_hidden(post=post, acting=acting)
     if outcome == "warn":
         sanctions.warn_member(member=post.author, acting=acting, points=points, post=post)
     elif outcome == "suspend":

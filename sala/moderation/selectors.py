@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q
 from django.http import Http404
+from django.utils import timezone
 
 from sala.forums.selectors import MAX_ID
-from sala.moderation.models import WAITING, Report, ReviewItem, ReviewNote
+from sala.moderation.models import WAITING, Ban, Report, ReviewItem, ReviewNote
 from sala.staff.permissions import Powers
 
 #: Items shown on the queue's page, heaviest first.
@@ -66,3 +67,17 @@ def get_item(item_id: int) -> ReviewItem:
 def count_waiting(powers: Powers) -> int:
     """Return how many items wait in the forums `powers` moderates: one query."""
     return ReviewItem.objects.filter(_in_forums(powers), state__in=WAITING).count()
+
+
+def list_bans() -> list[Ban]:
+    """Return the bans in force, newest first, with who made them: one query."""
+    in_force = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    return list(Ban.objects.filter(in_force).select_related("created_by"))
+
+
+def get_ban(ban_id: int) -> Ban:
+    """Return a ban, or raise Http404."""
+    ban = Ban.objects.filter(pk=ban_id).first() if ban_id <= MAX_ID else None
+    if ban is None:
+        raise Http404("No such ban.")
+    return ban

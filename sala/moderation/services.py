@@ -78,6 +78,22 @@ def hide_post(*, post: Post, acting: Acting) -> Post:
 
 
 @transaction.atomic
+def keep_hidden(*, post: Post, acting: Acting) -> Post:
+    """Keep hidden a post that reports hid, as a moderator's decision: it is hidden by
+    them now, for their reason, no longer "pending review"."""
+    post = _locked(post)
+    if acting.actor is not None:
+        permissions.check_unhide_post(acting.actor, post)
+    _require_reason(acting)
+    post.hidden_by = acting.actor
+    post.hidden_reason = acting.reason
+    post.save(update_fields=["hidden_by", "hidden_reason"])
+    audit_post(acting, "post.hide", post)
+    announce(_hidden(post, hidden=True, was_recommended=False))
+    return post
+
+
+@transaction.atomic
 def unhide_post(*, post: Post, acting: Acting) -> Post:
     """Show a hidden post to everyone again; it comes back into the counts.
 

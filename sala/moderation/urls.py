@@ -13,4 +13,6 @@ urlpatterns = [
     path(post + "report/", views.report_post, name="report_post"),
     path("moderation/queue/", views.queue, name="queue"),
     path("moderation/queue/<int:item_id>/", views.act_on_item, name="act_on_item"),
+    path("moderation/bans/", views.ban_list, name="bans"),
+    path("moderation/bans/<int:ban_id>/lift/", views.lift_ban, name="lift_ban"),
 ]

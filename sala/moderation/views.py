@@ -17,9 +17,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sala.accounts.models import User
 from sala.forums import selectors as forum_selectors
 from sala.forums.models import Post
-from sala.moderation import reports, selectors, services
+from sala.moderation import bans, reports, selectors, services
 from sala.moderation.forms import (
+    BAN_FOR,
     CLOSE_FOR,
+    BanForm,
     MoveTopicForm,
     ReasonForm,
     ReportForm,
@@ -275,6 +277,47 @@ def act_on_item(request: HttpRequest, item_id: int) -> HttpResponse:
     else:
         messages.success(request, str(_QUEUE_DONE[action]))
     return back
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ban_list(request: HttpRequest) -> HttpResponse:
+    """List the bans in force and ban a username, email pattern or address."""
+    member = _member(request)
+    permissions.check_ban(member)
+    form = BanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        span = BAN_FOR[form.cleaned_data["ban_for"]]
+        try:
+            bans.create_ban(
+                acting=Acting.from_request(request, member),
+                kind=form.cleaned_data["kind"],
+                value=form.cleaned_data["value"],
+                expires_at=timezone.now() + span if span else None,
+                registration_only=form.cleaned_data["registration_only"],
+                user_message=form.cleaned_data["user_message"],
+                staff_note=form.cleaned_data["staff_note"],
+            )
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        except PermissionDenied as refusal:
+            form.add_error("value", str(refusal))
+        else:
+            messages.success(request, _("Banned."))
+            return redirect("moderation:bans")
+    return render(request, "moderation/bans.html", {"form": form, "bans": selectors.list_bans()})
+
+
+@login_required
+@require_POST
+def lift_ban(request: HttpRequest, ban_id: int) -> HttpResponse:
+    """Lift a ban now."""
+    member = _member(request)
+    permissions.check_ban(member)
+    ban = selectors.get_ban(ban_id)
+    bans.lift_ban(ban=ban, acting=Acting.from_request(request, member))
+    messages.success(request, _("The ban is lifted."))
+    return redirect("moderation:bans")
 
 
 _QUEUE_DONE = {

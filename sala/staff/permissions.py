@@ -390,6 +390,14 @@ def check_suspend_member(user: AnyUser, member: MemberFacts, forum_id: int | Non
     check_warn_member(user, member, forum_id)
 
 
+def check_ban(user: AnyUser) -> None:
+    """Let global moderators and administrators ban and lift bans (a ban reaches every
+    forum, so forum moderators do not)."""
+    _check_member(user)
+    if not powers_of(user).moderates_everywhere:
+        raise PermissionDenied(_("Only global moderators and administrators can ban."))
+
+
 # -- Staff ---------------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@ source, quoting, who is browsing, stored script that must never run, and post pe
 """
 
 import re
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.template.defaultfilters import date as format_date
-from django.test import Client
 from django.utils import timezone, translation
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from conftest import LiveSala, PageChecker
-from sala.accounts.models import User
 from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
 from sala.forums import services
 from sala.forums.models import Post, Topic
@@ -31,54 +28,9 @@ from sala.sample.community import (
 )
 from tests.e2e.pages import SalaPage, SignInPage
 from tests.e2e.topic_pages import NewTopicPage, TopicPage
+from tests.e2e.visitors import MemberPage, OpenPage, member_page_fixture, open_page_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-OpenPage = Callable[[], Page]
-MemberPage = Callable[[User], Page]
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator[OpenPage]:
-    """Return a way to open a page in a browser context of its own: another visitor."""
-    contexts: list[BrowserContext] = []
-
-    def open_page() -> Page:
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def member_page(sala_server: LiveSala, open_page: OpenPage, settings: Any) -> MemberPage:
-    """Return a way to open a page signed in as a member, without going through the form.
-
-    The session is written here with the server's secret key, so the server accepts it.
-    """
-    settings.SECRET_KEY = sala_server.env["SECRET_KEY"]
-
-    def member_page(member: User) -> Page:
-        client = Client()
-        client.force_login(member)
-        page = open_page()
-        page.context.add_cookies(
-            [
-                {
-                    "name": settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": sala_server.url,
-                }
-            ]
-        )
-        return page
-
-    return member_page
 
 
 def assert_in_order(text: str, expected: list[str]) -> None:
@@ -531,6 +483,11 @@ def test_every_forum_page_a_moderator_visits_is_valid_and_accessible(
         f"{base}post/1/edit/",
         f"{base}post/2/delete/",
         f"{base}post/1/revisions/",
+        f"{base}post/2/hide/",
+        f"{base}post/2/report/",
+        f"{base}move/",
+        "/moderation/queue/",
+        "/moderation/queue/?closed=1",
         "/new/topic/",
         moderator.get_absolute_url(),
     ]:

@@ -230,9 +230,7 @@ def test_resolving_with_a_warning_hides_the_post_and_its_points_suspend_the_auth
     report(make_member(username="marta"), reply)
     moderator = make_moderator()
 
-    page = act(
-        moderator, ReviewItem.objects.get(), action="warn", points="3", reason="Advertising"
-    )
+    page = act(moderator, ReviewItem.objects.get(), action="warn", points="3", reason="Advertising")
 
     assert "the post is hidden and its author warned" in page
     author = User.objects.get(pk=reply.author_id)

@@ -1,0 +1,75 @@
+"""Browser stories of moderation: members report a post until it hides itself, a
+moderator resolves it from the queue with a warning that suspends its author, the author
+sees the suspension, and a moderator of another forum is refused."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from conftest import LiveSala, PageChecker
+from sala.accounts.tests.factories import make_member
+from sala.forums.models import Post
+from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
+from tests.e2e.visitors import MemberPage, OpenPage, member_page_fixture, open_page_fixture  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def report_as_spam(page: Page, base_url: str, post: Post) -> None:
+    """Report `post` from its topic page, as spam, as the member `page` is signed in as."""
+    page.goto(base_url + post.topic.get_absolute_url())
+    page.locator(f"#post-{post.number}").get_by_role("link", name="Report").click()
+    page.get_by_label("Spam or advertising").check()
+    page.get_by_role("button", name="Report").click()
+    expect(page.get_by_text("Thank you: the moderators will look at the post.")).to_be_visible()
+
+
+def test_reports_hide_a_post_and_a_warning_from_the_queue_suspends_its_author(
+    sala_server: LiveSala,
+    member_page: MemberPage,
+    open_page: OpenPage,
+    page_checker: PageChecker,
+) -> None:
+    news = make_forum(name="City news")
+    topic = make_topic(forum=news, title="The harbour market reopens on Saturday")
+    spammer = make_member(username="cheapwatches")
+    (spam,) = make_replies(topic, 1, author=spammer)
+    base = sala_server.url
+
+    # Three members report the new member's reply; the third report hides it at once.
+    for name in ("amara", "bjorn", "chen"):
+        report_as_spam(member_page(make_member(username=name)), base, spam)
+    guest = open_page()
+    guest.goto(base + topic.get_absolute_url())
+    expect(guest.get_by_text("Post #2 is hidden after reports, pending review.")).to_be_visible()
+    expect(guest.get_by_text("Reply number 0.")).to_have_count(0)
+
+    # A moderator of the forum resolves it from the queue with a warning of 3 points,
+    # which is the first step: a day's suspension.
+    moderator = member_page(make_moderator("newsdesk", forum=news))
+    moderator.goto(base + "/moderation/queue/")
+    item = moderator.get_by_role("listitem").filter(has_text="3 reports")
+    expect(item).to_contain_text("Spam or advertising \N{MULTIPLICATION SIGN}3")
+    expect(item).to_contain_text("hidden after reports")
+    page_checker.check(moderator)
+    item.get_by_label("Reason").fill("Advertising watches")
+    item.get_by_label("Warning points").select_option("3")
+    item.get_by_role("button", name="Hide and warn").click()
+    expect(
+        moderator.get_by_text("Resolved: the post is hidden and its author warned.")
+    ).to_be_visible()
+    expect(moderator.get_by_text("Nothing waits for review.")).to_be_visible()
+
+    # The author reads the topic, sees their post hidden and that they are suspended.
+    author = member_page(spammer)
+    author.goto(base + topic.get_absolute_url())
+    expect(author.get_by_text("Hidden by the moderators; only its author")).to_be_visible()
+    notice = author.get_by_role("note").filter(has_text="You are suspended until")
+    expect(notice).to_contain_text("3 warning points: Advertising watches")
+    expect(author.get_by_role("heading", name="Reply to this topic")).to_have_count(0)
+    page_checker.check(author)
+
+    # A moderator of another forum is refused, with the reason.
+    other = member_page(make_moderator("sportdesk", forum=make_forum(name="Sport")))
+    response = other.goto(base + topic.get_absolute_url() + "post/2/hide/")
+    assert response is not None and response.status == 403
+    expect(other.get_by_text("Only moderators of this forum can do that.")).to_be_visible()
