@@ -95,6 +95,10 @@ class Topic(models.Model):
     is_pinned = models.BooleanField(_("pinned"), default=False)
     is_locked = models.BooleanField(_("locked"), default=False)
     is_deleted = models.BooleanField(_("deleted"), default=False)
+    #: The topic this one was merged into: its address sends readers there.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     #: Closed to replies until then (a timed close); reopens by itself once it passes.
     closed_until = models.DateTimeField(_("closed until"), null=True, blank=True)
     # Counters kept by the services; never recounted on the read path.
@@ -284,3 +288,22 @@ class TopicRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} read {self.topic_id} to #{self.last_number}"
+
+
+class PostAddress(models.Model):
+    """Where a post was before moderators merged or split its topic: links to the old
+    address (`/t/<topic>/post/<number>/`) are sent to where the post is now."""
+
+    topic_id_was = models.PositiveBigIntegerField()
+    number_was = models.PositiveIntegerField()
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic_id_was", "number_was"], name="forums_post_address_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id_was} #{self.number_was} -> {self.post_id}"

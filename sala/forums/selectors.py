@@ -18,6 +18,7 @@ from sala.forums.models import (
     Category,
     Forum,
     Post,
+    PostAddress,
     PostRevision,
     Topic,
     TopicRead,
@@ -385,3 +386,24 @@ def list_browsing_members(browsing: Browsing) -> list[User]:
     members = [found[member_id] for member_id in ids if member_id in found]
     _browsing_members.put(ids, members)
     return members
+
+
+def find_moved_post(topic_id: int, number: int) -> Post | None:
+    """Return the post that was post `number` of topic `topic_id` before moderators
+    merged or split that topic, with its topic now; None if none was: one query."""
+    if topic_id > MAX_ID or number > MAX_ID:
+        return None
+    address = (
+        PostAddress.objects.filter(topic_id_was=topic_id, number_was=number)
+        .select_related("post__topic")
+        .first()
+    )
+    return address.post if address is not None else None
+
+
+def find_merged_into(topic_id: int) -> Topic | None:
+    """Return the topic a merged topic went into, if `topic_id` is one: one query."""
+    if topic_id > MAX_ID:
+        return None
+    merged = Topic.objects.filter(pk=topic_id, merged_into__isnull=False).values("merged_into")
+    return Topic.objects.visible().filter(pk__in=merged).first()

@@ -149,6 +149,16 @@ def topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Show a page of a topic: posts by number, the reply box or the guest panel,
     and who is browsing."""
     page = _page_number(request)
+    try:
+        return _topic(request, topic_id, slug, page)
+    except Http404:
+        merged_into = selectors.find_merged_into(topic_id)
+        if merged_into is None:
+            raise
+        return HttpResponseRedirect(merged_into.get_absolute_url(), status=301)
+
+
+def _topic(request: HttpRequest, topic_id: int, slug: str, page: int) -> HttpResponse:
     generations = cached_pages.topic_page_generations(topic_id, page)
     page_cache.depend_on(
         request, *generations, on_hit=partial(reading.record_cached_read, topic_id=topic_id)
@@ -314,8 +324,15 @@ def quote_markdown(post: Post) -> str:
 
 
 def post_permalink(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
-    """Send a post's link to the page it is on, scrolled to it."""
-    return _to_its_page(selectors.get_topic_post(topic_id, number))
+    """Send a post's link to the page it is on, scrolled to it; a link from before a
+    merge or split of its topic, to where the post is now."""
+    try:
+        return _to_its_page(selectors.get_topic_post(topic_id, number))
+    except Http404:
+        moved = selectors.find_moved_post(topic_id, number)
+        if moved is None:
+            raise
+        return _to_its_page(moved)
 
 
 def _to_its_page(post: Post) -> HttpResponse:

@@ -1,12 +1,17 @@
-"""What moderators fill in: the reason an action asks for."""
+"""What moderators fill in: reasons, tools, reports, bans, roles, the audit log's filters."""
 
+import re
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from sala.accounts import selectors as accounts_selectors
+from sala.accounts.models import User
 from sala.forums.models import Forum
 from sala.moderation.models import BanKind, Reason
+from sala.staff.models import Role
 from sala.staff.permissions import Powers
 
 
@@ -171,3 +176,98 @@ class BanForm(forms.Form):
     )
     user_message = forms.CharField(label=_("Message for the user"), max_length=500, required=False)
     staff_note = forms.CharField(label=_("Note for staff"), max_length=500, required=False)
+
+
+class AuditFilterForm(forms.Form):
+    """What to find in the audit log; every field may stay empty."""
+
+    action = forms.CharField(
+        label=_("Action"), max_length=40, required=False, help_text=_("post.hide, or post.")
+    )
+    actor = forms.CharField(label=_("By (username)"), max_length=30, required=False)
+    forum = forms.ModelChoiceField(
+        label=_("Forum"),
+        queryset=Forum.objects.select_related("category"),
+        required=False,
+        error_messages={"invalid_choice": _("Choose a forum that exists.")},
+    )
+    text = forms.CharField(label=_("Words"), max_length=100, required=False)
+
+
+class GrantRoleForm(forms.Form):
+    """Give a member a staff role."""
+
+    username = forms.CharField(label=_("Member (username)"), max_length=30)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    forum = forms.ModelChoiceField(
+        label=_("Forum (forum moderators)"),
+        queryset=Forum.objects.select_related("category"),
+        required=False,
+        error_messages={"invalid_choice": _("Choose a forum that exists.")},
+    )
+
+    def clean_username(self) -> User:
+        member = accounts_selectors.find_member(self.cleaned_data["username"].strip())
+        if member is None:
+            raise forms.ValidationError(_("No member is called that."))
+        return member
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("role") == Role.FORUM_MODERATOR and not cleaned.get("forum"):
+            self.add_error("forum", _("Choose the forum this member moderates."))
+        return cleaned
+
+
+#: A topic's address, as members paste it: its path or a whole link.
+_TOPIC_ADDRESS = re.compile(r"/t/([0-9]{1,18})-")
+
+
+class MergeTopicForm(forms.Form):
+    """Which topic to merge this one into: its number or its address."""
+
+    into = forms.CharField(
+        label=_("Merge into (topic number or address)"),
+        max_length=2000,
+        error_messages={"required": _("Say which topic to merge this one into.")},
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def clean_into(self) -> int:
+        text = self.cleaned_data["into"].strip()
+        found = _TOPIC_ADDRESS.search(text)
+        number = found[1] if found else text
+        if not (number.isascii() and number.isdigit() and len(number) <= 18):
+            raise forms.ValidationError(_("Give a topic's number or paste its address."))
+        return int(number)
+
+
+class SplitTopicForm(forms.Form):
+    """Which replies to split off into a new topic, its title and its forum."""
+
+    posts = forms.TypedMultipleChoiceField(
+        label=_("Replies to split off"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one reply to split off.")},
+    )
+    title = forms.CharField(label=_("Title of the new topic"), min_length=3, max_length=200)
+    forum = forms.ModelChoiceField(
+        label=_("In forum"),
+        queryset=Forum.objects.none(),
+        empty_label=None,
+        error_messages={
+            "invalid_choice": _("Choose one of the forums you moderate; that one is not.")
+        },
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(
+        self, *args: Any, numbers: list[tuple[int, str]], powers: Powers, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["posts"].choices = numbers  # type: ignore[attr-defined]
+        forums = Forum.objects.select_related("category")
+        if not powers.moderates_everywhere:
+            forums = forums.filter(pk__in=powers.forum_ids)
+        self.fields["forum"].queryset = forums  # type: ignore[attr-defined]

@@ -7,8 +7,10 @@ from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
+from sala.forums.models import Forum
 from sala.forums.selectors import MAX_ID
 from sala.moderation.models import WAITING, Ban, Report, ReviewItem, ReviewNote
+from sala.staff.models import AuditEntry, StaffRole
 from sala.staff.permissions import Powers
 
 #: Items shown on the queue's page, heaviest first.
@@ -81,3 +83,64 @@ def get_ban(ban_id: int) -> Ban:
     if ban is None:
         raise Http404("No such ban.")
     return ban
+
+
+#: Entries shown on one page of the audit log, newest first.
+AUDIT_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    #: The id the next (older) page starts before; None on the last page.
+    next_cursor: int | None
+
+
+def list_audit(
+    *,
+    action: str = "",
+    actor: str = "",
+    forum_id: int | None = None,
+    text: str = "",
+    before: int | None = None,
+) -> AuditPage:
+    """Return a page of the audit log, newest first, filtered by the start of the action
+    (`post.` for every action on posts), who acted, the forum, and words of the object or
+    the reason; pages follow the entries' ids (newer entries have higher ones): one query."""
+    entries = AuditEntry.objects.order_by("-id")
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if actor:
+        entries = entries.filter(actor_name__iexact=actor)
+    if forum_id is not None:
+        entries = entries.filter(forum_id=forum_id)
+    if text:
+        entries = entries.filter(Q(target_label__icontains=text) | Q(reason__icontains=text))
+    if before is not None:
+        entries = entries.filter(id__lt=before)
+    found = list(entries[: AUDIT_PAGE + 1])
+    more = len(found) > AUDIT_PAGE
+    found = found[:AUDIT_PAGE]
+    return AuditPage(entries=found, next_cursor=found[-1].pk if more else None)
+
+
+def list_staff_roles() -> list[StaffRole]:
+    """Return every staff role with its holder, who gave it and its forum's name (as
+    `forum_name`): two queries."""
+    roles = list(
+        StaffRole.objects.select_related("member", "group", "granted_by").order_by(
+            "role", "forum_id", "id"
+        )
+    )
+    forums = Forum.objects.in_bulk({role.forum_id for role in roles if role.forum_id})
+    for role in roles:
+        forum = forums.get(role.forum_id) if role.forum_id else None
+        role.forum_name = forum.name if forum else ""  # type: ignore[attr-defined]
+    return roles
+
+
+def get_staff_role(role_id: int) -> StaffRole:
+    role = StaffRole.objects.filter(pk=role_id).first() if role_id <= MAX_ID else None
+    if role is None:
+        raise Http404("No such role.")
+    return role

@@ -11,13 +11,15 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sala.core.events import announce
 from sala.forums import counters
 from sala.forums.events import PostHidden, PostRestored, TopicChanged, TopicMoved
-from sala.forums.models import Forum, Post, Topic
+from sala.forums.models import Forum, Post, PostAddress, Topic, make_slug
 from sala.forums.services import audit_post
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
@@ -261,3 +263,123 @@ def move_topic(*, topic: Topic, to_forum: Forum, acting: Acting) -> Topic:
     )
     announce(TopicMoved(topic.pk, to_forum.pk, from_forum_id=from_forum.pk))
     return topic
+
+
+# -- Merge and split ------------------------------------------------------------------------
+
+
+def _remember_addresses(topic_id: int, posts: list[tuple[int, int]]) -> None:
+    """Keep where `posts` ((id, number) pairs) were in topic `topic_id`, so old links
+    still find them; an address already kept (a post moved twice) points on."""
+    PostAddress.objects.bulk_create(
+        [PostAddress(topic_id_was=topic_id, number_was=number, post_id=pk) for pk, number in posts],
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["topic_id_was", "number_was"],
+        update_fields=["post"],
+    )
+
+
+def _recount(topics: list[Topic]) -> None:
+    counters.recount_topics([topic.pk for topic in topics])
+    counters.recount_forums({topic.forum_id for topic in topics})
+
+
+@transaction.atomic
+def merge_topics(*, topic: Topic, into: Topic, acting: Acting) -> Topic:
+    """Move every post of `topic` to the end of `into`, in their order, and leave `topic`
+    as a pointer to it (its address and its posts' old addresses send readers on).
+
+    Raise PermissionDenied outside the rules (permissions.check_merge_topics: moderators
+    of both forums; not a topic into itself).
+    """
+    first, second = sorted([topic.pk, into.pk])
+    locked = {
+        row.pk: row
+        for row in Topic.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")
+    }
+    if topic.pk == into.pk:
+        raise PermissionDenied(_("A topic can't be merged into itself."))
+    topic, into = locked[topic.pk], locked[into.pk]
+    if acting.actor is not None:
+        permissions.check_merge_topics(acting.actor, topic, into)
+    moved = list(Post.objects.filter(topic=topic).values_list("pk", "number"))
+    offset = into.last_number
+    Post.objects.filter(topic=topic).update(topic=into, number=F("number") + offset)
+    _remember_addresses(topic.pk, moved)
+    Topic.objects.filter(pk=topic.pk).update(is_deleted=True, merged_into=into, last_number=0)
+    # The merged topic's first post counted its author in; as a reply it still does.
+    _recount([topic, into])
+    into.refresh_from_db()
+    audit.record(
+        acting,
+        "topic.merge",
+        target_type="topic",
+        target_id=topic.pk,
+        target_label=topic.title,
+        forum_id=topic.forum_id,
+        subject_id=topic.author_id,
+        after={"into": into.pk, "into_title": into.title, "posts": len(moved)},
+    )
+    announce(TopicChanged(topic.pk, topic.forum_id), TopicChanged(into.pk, into.forum_id))
+    return into
+
+
+@transaction.atomic
+def split_topic(
+    *, topic: Topic, numbers: list[int], title: str, to_forum: Forum, acting: Acting
+) -> Topic:
+    """Move the replies numbered `numbers` of `topic` into a new topic `title` in
+    `to_forum`, numbered from 1 in their order; their old addresses send readers on.
+
+    Raise ValidationError for no replies chosen, the first post, or a number not in the
+    topic; PermissionDenied outside the rules (permissions.check_split_topic).
+    """
+    topic = _locked_topic(topic)
+    if acting.actor is not None:
+        permissions.check_split_topic(acting.actor, topic, to_forum.pk)
+    chosen = sorted(set(numbers))
+    if not chosen:
+        raise ValidationError({"posts": _("Choose at least one reply to split off.")})
+    if 1 in chosen:
+        raise ValidationError({"posts": _("The first post stays with its topic: choose replies.")})
+    title = " ".join(title.split())
+    if len(title) < 3:
+        raise ValidationError({"title": _("Give the new topic a title of at least 3 characters.")})
+    posts = list(Post.objects.filter(topic=topic, number__in=chosen).order_by("number"))
+    missing = sorted(set(chosen) - {post.number for post in posts})
+    if missing:
+        raise ValidationError(
+            {"posts": _("Post #%(number)s is not in this topic.") % {"number": missing[0]}}
+        )
+    lead, last = posts[0], posts[-1]
+    new = Topic.objects.create(
+        forum=to_forum,
+        title=title,
+        slug=make_slug(title),
+        author_id=lead.author_id,
+        created_at=lead.created_at,
+        last_post_at=last.created_at,
+        last_poster_id=last.author_id,
+        last_number=len(posts),
+    )
+    _remember_addresses(topic.pk, [(post.pk, post.number) for post in posts])
+    for number, post in enumerate(posts, start=1):
+        post.topic, post.number = new, number
+        post.recommended_at = post.recommended_at if number > 1 else None
+    Post.objects.bulk_update(posts, ["topic", "number", "recommended_at"], batch_size=500)
+    _recount([topic, new])
+    # Numbers are never handed out again: the split-off replies' old addresses lead on.
+    Topic.objects.filter(pk=topic.pk).update(last_number=Greatest("last_number", topic.last_number))
+    audit.record(
+        acting,
+        "topic.split",
+        target_type="topic",
+        target_id=topic.pk,
+        target_label=topic.title,
+        forum_id=topic.forum_id,
+        subject_id=topic.author_id,
+        after={"new_topic": new.pk, "title": new.title, "posts": chosen},
+    )
+    announce(TopicChanged(topic.pk, topic.forum_id), TopicChanged(new.pk, new.forum_id))
+    return new

@@ -2,11 +2,12 @@
 one service of sala.moderation.services, and lands back where the moderator was."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,14 +22,19 @@ from sala.moderation import bans, reports, selectors, services
 from sala.moderation.forms import (
     BAN_FOR,
     CLOSE_FOR,
+    AuditFilterForm,
     BanForm,
+    GrantRoleForm,
+    MergeTopicForm,
     MoveTopicForm,
     ReasonForm,
     ReportForm,
     ResolveForm,
+    SplitTopicForm,
     TopicToolForm,
 )
 from sala.staff import permissions
+from sala.staff import services as staff_services
 from sala.staff.audit import Acting
 
 
@@ -203,6 +209,79 @@ def move_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def merge_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Merge the topic into another: its posts go to the other's end, its address and
+    its posts' addresses lead there."""
+    member = _member(request)
+    topic = forum_selectors.get_topic(topic_id)
+    permissions.check_merge_topics(member, topic)
+    form = MergeTopicForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            into = forum_selectors.get_topic(form.cleaned_data["into"])
+        except Http404:
+            form.add_error("into", _("There is no such topic (or it was deleted)."))
+        else:
+            acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+            try:
+                services.merge_topics(topic=topic, into=into, acting=acting)
+            except PermissionDenied as refusal:
+                form.add_error("into", str(refusal))
+            else:
+                messages.success(request, _("Merged: the posts are at the end of this topic."))
+                return redirect(into)
+    return render(request, "moderation/merge_topic.html", {"topic": topic, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def split_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
+    """Split chosen replies (from one page of the topic) off into a new topic."""
+    member = _member(request)
+    topic = forum_selectors.get_topic(topic_id)
+    permissions.check_split_topic(member, topic)
+    page = request.GET.get("page", "1")
+    topic_page = forum_selectors.get_topic_page(
+        topic, int(page) if forum_selectors.is_number(page) else 1
+    )
+    numbers = [
+        (post.number, f"#{post.number} {post.author.name}")
+        for post in topic_page.posts
+        if post.number != 1
+    ]
+    form = SplitTopicForm(
+        request.POST or None,
+        numbers=numbers,
+        powers=permissions.powers_of(member),
+        initial={"forum": topic.forum_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+        try:
+            new = services.split_topic(
+                topic=topic,
+                numbers=form.cleaned_data["posts"],
+                title=form.cleaned_data["title"],
+                to_forum=form.cleaned_data["forum"],
+                acting=acting,
+            )
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        except PermissionDenied as refusal:
+            form.add_error("forum", str(refusal))
+        else:
+            messages.success(request, _("Split off into this new topic."))
+            return redirect(new)
+    posts = {post.number: post for post in topic_page.posts}
+    return render(
+        request,
+        "moderation/split_topic.html",
+        {"topic": topic, "form": form, "topic_page": topic_page, "posts": posts},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def report_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> HttpResponse:
     """Report a post to the moderators, with a reason."""
     member = _member(request)
@@ -318,6 +397,82 @@ def lift_ban(request: HttpRequest, ban_id: int) -> HttpResponse:
     bans.lift_ban(ban=ban, acting=Acting.from_request(request, member))
     messages.success(request, _("The ban is lifted."))
     return redirect("moderation:bans")
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Show the audit log to administrators, newest first, filtered as asked."""
+    member = _member(request)
+    permissions.check_read_audit_log(member)
+    form = AuditFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        forum = form.cleaned_data["forum"]
+        filters = {
+            "action": form.cleaned_data["action"].strip(),
+            "actor": form.cleaned_data["actor"].strip(),
+            "forum_id": forum.pk if forum else None,
+            "text": form.cleaned_data["text"].strip(),
+        }
+    before = request.GET.get("before", "")
+    page = selectors.list_audit(
+        **filters, before=int(before) if forum_selectors.is_number(before) else None
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "moderation/audit.html",
+        {
+            "form": form,
+            "entries": page.entries,
+            "next_cursor": page.next_cursor,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def staff_page(request: HttpRequest) -> HttpResponse:
+    """List who is staff; administrators give roles here (and in the admin)."""
+    member = _member(request)
+    permissions.check_manage_staff(member)
+    form = GrantRoleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        forum = form.cleaned_data["forum"]
+        try:
+            staff_services.grant_role(
+                member=form.cleaned_data["username"],
+                role=form.cleaned_data["role"],
+                forum_id=forum.pk if forum else None,
+                acting=Acting.from_request(request, member),
+            )
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            messages.success(request, _("The role is given."))
+            return redirect("moderation:staff")
+    return render(
+        request, "moderation/staff.html", {"form": form, "roles": selectors.list_staff_roles()}
+    )
+
+
+@login_required
+@require_POST
+def revoke_role(request: HttpRequest, role_id: int) -> HttpResponse:
+    """Take a staff role away."""
+    member = _member(request)
+    permissions.check_manage_staff(member)
+    role = selectors.get_staff_role(role_id)
+    try:
+        staff_services.revoke_role(role=role, acting=Acting.from_request(request, member))
+    except ValidationError as invalid:
+        for message in invalid.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The role is taken away."))
+    return redirect("moderation:staff")
 
 
 _QUEUE_DONE = {

@@ -9,27 +9,15 @@ from django.http import HttpRequest
 
 from sala.accounts.models import User
 from sala.core.client_address import client_address
-from sala.staff import audit
+from sala.staff import services
 from sala.staff.audit import Acting
 from sala.staff.models import AuditEntry, StaffRole
 
 
-def _acting(request: HttpRequest) -> Acting:
-    actor = request.user if isinstance(request.user, User) else None
-    return Acting(actor=actor, address=client_address(request) or None)
-
-
 def _record(request: HttpRequest, action: str, role: StaffRole) -> None:
-    audit.record(
-        _acting(request),
-        action,
-        target_type="staff_role",
-        target_id=role.pk,
-        target_label=str(role),
-        forum_id=role.forum_id,
-        subject_id=role.member_id,
-        after={"role": role.role, "forum_id": role.forum_id, "group": str(role.group or "")},
-    )
+    actor = request.user if isinstance(request.user, User) else None
+    acting = Acting(actor=actor, address=client_address(request) or None)
+    services.record_role_change(acting, action, role)
 
 
 @admin.register(StaffRole)

@@ -333,6 +333,32 @@ def check_move_topic(user: AnyUser, topic: TopicFacts, to_forum_id: int | None =
         raise PermissionDenied(_("You can only move topics into forums you moderate."))
 
 
+def check_merge_topics(user: AnyUser, topic: TopicFacts, into: TopicFacts | None = None) -> None:
+    """Let moderators of both forums merge a topic into another (`into` None: whether they
+    may merge it at all)."""
+    _check_moderates(user, topic.forum_id)
+    if topic.is_deleted:
+        raise PermissionDenied(_("This topic was deleted."))
+    if into is None:
+        return
+    if into is topic or getattr(into, "pk", None) == getattr(topic, "pk", 0):
+        raise PermissionDenied(_("A topic can't be merged into itself."))
+    if into.is_deleted:
+        raise PermissionDenied(_("That topic was deleted."))
+    if not moderates(user, into.forum_id):
+        raise PermissionDenied(_("You can only merge into topics of forums you moderate."))
+
+
+def check_split_topic(user: AnyUser, topic: TopicFacts, to_forum_id: int | None = None) -> None:
+    """Let the forum's moderators split replies off into a new topic, in a forum they
+    moderate."""
+    _check_moderates(user, topic.forum_id)
+    if topic.is_deleted:
+        raise PermissionDenied(_("This topic was deleted."))
+    if to_forum_id is not None and not moderates(user, to_forum_id):
+        raise PermissionDenied(_("You can only move topics into forums you moderate."))
+
+
 def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
     """Let the forum's moderators open a deleted topic (to restore it)."""
     _check_moderates(user, topic.forum_id)

@@ -69,6 +69,10 @@ def _delete_first(scene: Scene) -> None:
     forum_services.delete_post(post=scene.reply, actor=scene.helper, reason="Spam")
 
 
+def _merge_target_first(scene: Scene) -> None:
+    make_topic(forum=scene.forum, title="Merge target")
+
+
 def _report_first(scene: Scene) -> None:
     reports.report_post(post=scene.reply, reporter=make_member(), reason=Reason.SPAM)
 
@@ -145,6 +149,23 @@ ACTIONS = [
         ),
         lambda scene: Topic.objects.get(pk=scene.topic.pk).forum_id == scene.other_forum.pk,
         allowed_for=frozenset({"administrator", "global moderator"}),
+    ),
+    Action(
+        "merge a topic into another of its forum",
+        lambda client, scene: client.post(
+            reverse("moderation:merge_topic", args=[scene.topic.pk, scene.topic.slug]),
+            {"into": str(Topic.objects.get(title="Merge target").pk)},
+        ),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).merged_into_id is not None,
+        prepare=_merge_target_first,
+    ),
+    Action(
+        "split a reply off into a new topic",
+        lambda client, scene: client.post(
+            reverse("moderation:split_topic", args=[scene.topic.pk, scene.topic.slug]),
+            {"posts": ["2"], "title": "Split off", "forum": scene.forum.pk},
+        ),
+        lambda scene: Topic.objects.filter(title="Split off").exists(),
     ),
     Action(
         "resolve a report by hiding the post",
