@@ -86,7 +86,7 @@ def report_post(*, post: Post, reporter: User, reason: str, text: str = "") -> R
 def _locked_item(item: ReviewItem, actor: User) -> ReviewItem:
     """Return `item` as it is now, locked; refuse one already dealt with, saying how."""
     fresh = (
-        ReviewItem.objects.select_for_update()
+        ReviewItem.objects.select_for_update(of=("self",))
         .select_related("post__topic", "post__author", "resolved_by")
         .get(pk=item.pk)
     )
