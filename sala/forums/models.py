@@ -222,6 +222,13 @@ class Post(models.Model):
         return page_of(self.number)
 
     @property
+    def page_url(self) -> str:
+        """Return the address of the topic page that shows this post, scrolled to it:
+        where a write lands, straight there rather than through the permalink."""
+        suffix = f"?page={self.page}" if self.page > 1 else ""
+        return f"{self.topic.get_absolute_url()}{suffix}#post-{self.number}"
+
+    @property
     def is_first(self) -> bool:
         return self.number == 1
 

@@ -338,8 +338,7 @@ def post_permalink(request: HttpRequest, topic_id: int, slug: str, number: int) 
 def _to_its_page(post: Post) -> HttpResponse:
     """Send the browser to the topic page that shows `post`, scrolled to it: after a
     write, straight there rather than through its permalink, a request less."""
-    suffix = f"?page={post.page}" if post.page > 1 else ""
-    return redirect(f"{post.topic.get_absolute_url()}{suffix}#post-{post.number}")
+    return redirect(post.page_url)
 
 
 @login_required

@@ -46,8 +46,7 @@ def _member(request: HttpRequest) -> User:
 
 def _back_to(post: Post) -> HttpResponse:
     """Land on the post, on its page (a deleted topic's page too, for its moderators)."""
-    suffix = f"?page={post.page}" if post.page > 1 else ""
-    return redirect(f"{post.topic.get_absolute_url()}{suffix}#post-{post.number}")
+    return redirect(post.page_url)
 
 
 def _act_with_reason(

@@ -193,10 +193,8 @@ def check_start_topic(user: AnyUser, forum_id: int) -> None:
 def topic_is_closed(topic: TopicFacts) -> bool:
     """Return whether `topic` takes no more replies: locked, or closed until a time
     that has not come yet (a timed close ends by itself)."""
-    if topic.is_locked:
-        return True
-    closed_until: datetime | None = getattr(topic, "closed_until", None)
-    return closed_until is not None and closed_until > timezone.now()
+    # The forums' Topic.reopens_at says whether a timed close is still running.
+    return topic.is_locked or getattr(topic, "reopens_at", None) is not None
 
 
 def check_reply(user: AnyUser, topic: TopicFacts) -> None:
