@@ -99,20 +99,29 @@ def _insert_posts_copy(rows: list[_PostRow]) -> list[int]:
     """Write `rows` with PostgreSQL's COPY; return their ids, in order.
 
     The ids are taken from the table's sequence first, in one query, so they follow the
-    order of `rows` and no concurrent writer can be handed one of them.
+    order of `rows` and no concurrent writer can be handed one of them. Every column of
+    the table is written, the ones a row does not give with the model's default, so a
+    field added to Post is never left NULL here.
     """
     table = Post._meta.db_table
+    given = ("id", "topic_id", "number", "author_id", "text", "html", "created_at")
+    fields = {field.attname: field for field in Post._meta.concrete_fields}
+    rest = [field for name, field in fields.items() if name not in given]
+    defaults = [field.get_default() for field in rest]
+    columns = ", ".join(
+        connection.ops.quote_name(field.column)
+        for field in [*(fields[name] for name in given), *rest]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [table, len(rows)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        columns = "id, topic_id, number, author_id, text, html, created_at, edit_count, is_deleted"
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             write_row = copy.write_row
             for post_id, (topic, number, author, text, html, at) in zip(ids, rows, strict=True):
-                write_row((post_id, topic, number, author, text, html, at, 0, False))
+                write_row((post_id, topic, number, author, text, html, at, *defaults))
     return ids
 
 
