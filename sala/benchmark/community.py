@@ -109,7 +109,7 @@ def _insert_posts_copy(rows: list[_PostRow]) -> list[int]:
     rest = [field for name, field in fields.items() if name not in given]
     defaults = [field.get_default() for field in rest]
     columns = ", ".join(
-        connection.ops.quote_name(field.column)
+        connection.ops.quote_name(str(field.column))
         for field in [*(fields[name] for name in given), *rest]
     )
     with connection.cursor() as cursor:
