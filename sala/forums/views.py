@@ -99,7 +99,14 @@ def _forum_listing(
         # Where the member has read a topic, their own reading point says more.
         unread = {**activity.replies, **unread}
         started = activity.started
-    return {"forum": forum, "listing": listing, "unread": unread, "started": started}
+    return {
+        "forum": forum,
+        "listing": listing,
+        "unread": unread,
+        "started": started,
+        # Its moderators tick topics to act on several at once (sala.moderation).
+        "can_moderate": permissions.moderates(request.user, forum.pk),
+    }
 
 
 def _page_number(request: HttpRequest) -> int:

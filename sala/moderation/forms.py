@@ -11,6 +11,7 @@ from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
 from sala.forums.models import Forum
 from sala.moderation.models import BanKind, Reason
+from sala.moderation.services import BULK_LIMIT
 from sala.staff.models import Role
 from sala.staff.permissions import Powers
 
@@ -271,3 +272,73 @@ class SplitTopicForm(forms.Form):
         if not powers.moderates_everywhere:
             forums = forums.filter(pk__in=powers.forum_ids)
         self.fields["forum"].queryset = forums  # type: ignore[attr-defined]
+
+
+class _ChosenTopics(forms.TypedMultipleChoiceField):
+    """The ticked topics, among those of the forum that were found."""
+
+    def validate(self, value: Any) -> None:
+        if len(value) > BULK_LIMIT:
+            raise forms.ValidationError(
+                _("Choose at most %(limit)s topics at once."), params={"limit": BULK_LIMIT}
+            )
+        super().validate(value)
+
+
+class BulkTopicsForm(forms.Form):
+    """An action on the topics ticked on a forum page; a move says where to, a delete why."""
+
+    action = forms.ChoiceField(
+        label=_("Action"),
+        choices=[
+            ("lock", _("Lock")),
+            ("unlock", _("Unlock")),
+            ("pin", _("Pin")),
+            ("unpin", _("Unpin")),
+            ("move", _("Move…")),
+            ("delete", _("Delete…")),
+        ],
+        error_messages={"invalid_choice": _("That is not something moderators do to topics.")},
+    )
+    topics = _ChosenTopics(
+        label=_("Topics"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": _("Tick the topics to act on first."),
+            "invalid_choice": _(
+                "Some of those topics are no longer in this forum (moved or deleted since "
+                "the page was loaded). Reload it and choose again."
+            ),
+        },
+    )
+    to_forum = forms.ModelChoiceField(
+        label=_("Move to"),
+        queryset=Forum.objects.none(),
+        required=False,
+        error_messages={
+            "invalid_choice": _("Choose one of the forums you moderate; that one is not.")
+        },
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required to delete: the authors are told it, the audit log keeps it."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        topics: list[tuple[int, str]],
+        forum_id: int,
+        powers: Powers,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].choices = topics  # type: ignore[attr-defined]
+        forums = Forum.objects.select_related("category").exclude(pk=forum_id)
+        if not powers.moderates_everywhere:
+            forums = forums.filter(pk__in=powers.forum_ids)
+        self.fields["to_forum"].queryset = forums  # type: ignore[attr-defined]

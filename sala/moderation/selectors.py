@@ -7,8 +7,8 @@ from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
-from sala.forums.models import Forum
-from sala.forums.selectors import MAX_ID
+from sala.forums.models import Forum, Topic
+from sala.forums.selectors import MAX_ID, is_number
 from sala.moderation.models import WAITING, Ban, Report, ReviewItem, ReviewNote
 from sala.staff.models import AuditEntry, StaffRole
 from sala.staff.permissions import Powers
@@ -144,3 +144,15 @@ def get_staff_role(role_id: int) -> StaffRole:
     if role is None:
         raise Http404("No such role.")
     return role
+
+
+def list_topics_to_act_on(forum: Forum, raw_ids: list[str], limit: int) -> list[Topic]:
+    """Return the topics of `forum` among the ids ticked on its page (`raw_ids`, as
+    posted; what is not a number is left out, and so is anything past `limit` + 1, which
+    is enough to say there are too many), in the order its page lists them."""
+    ids = [int(raw) for raw in raw_ids if is_number(raw)][: limit + 1]
+    return list(
+        Topic.objects.filter(forum=forum, pk__in=ids, is_deleted=False).order_by(
+            "-is_pinned", "-last_post_at", "-pk"
+        )
+    )

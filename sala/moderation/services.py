@@ -7,6 +7,7 @@ changed and is refused with what happened ("This post is already hidden."), chan
 nothing.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +21,7 @@ from sala.core.events import announce
 from sala.forums import counters
 from sala.forums.events import PostHidden, PostRestored, TopicChanged, TopicMoved
 from sala.forums.models import Forum, Post, PostAddress, Topic, make_slug
-from sala.forums.services import audit_post
+from sala.forums.services import audit_post, delete_post
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
 
@@ -383,3 +384,100 @@ def split_topic(
     )
     announce(TopicChanged(topic.pk, topic.forum_id), TopicChanged(new.pk, new.forum_id))
     return new
+
+
+# -- Several topics at once, from a forum page ------------------------------------------------
+
+#: The most topics one action from a forum page takes: a page shows 25, and its pinned.
+BULK_LIMIT = 100
+
+#: What a moderator can do to several topics at once.
+BULK_ACTIONS = ("lock", "unlock", "pin", "unpin", "move", "delete")
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What an action on several topics did: how many it changed, and how many it left
+    because they were that way already."""
+
+    done: int
+    skipped: int
+
+
+def _already(action: str, topic: Topic) -> bool:
+    match action:
+        case "lock":
+            return topic.is_locked
+        case "unlock":
+            return not topic.is_locked and topic.closed_until is None
+        case "pin":
+            return topic.is_pinned
+        case "unpin":
+            return not topic.is_pinned
+    return False
+
+
+@transaction.atomic
+def act_on_topics(
+    *,
+    forum: Forum,
+    topic_ids: list[int],
+    action: str,
+    acting: Acting,
+    to_forum: Forum | None = None,
+) -> BulkOutcome:
+    """Lock, unlock, pin, unpin, move (to `to_forum`) or delete the topics `topic_ids` of
+    `forum`, all in one transaction: each topic as its own tool would, audit entry and
+    event included. Topics already that way are left and counted as skipped.
+
+    Raise PermissionDenied outside the rules (the first refusal undoes the whole action),
+    ValidationError for no topics, too many, or one no longer in `forum` (moved or
+    deleted since the page was read), or a move or delete missing its forum or reason.
+    """
+    actor = acting.actor
+    if actor is None:
+        raise PermissionDenied(_("Only a moderator acts on topics from a forum page."))
+    permissions.check_bulk_topics(actor, forum.pk)
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": _("That is not something moderators do to topics.")})
+    chosen = sorted(set(topic_ids))
+    if not chosen:
+        raise ValidationError({"topics": _("Tick the topics to act on first.")})
+    if len(chosen) > BULK_LIMIT:
+        raise ValidationError(
+            {"topics": _("Choose at most %(limit)s topics at once.") % {"limit": BULK_LIMIT}}
+        )
+    if action == "move" and to_forum is None:
+        raise ValidationError({"to_forum": _("Choose the forum to move the topics to.")})
+    if action == "delete":
+        _require_reason(acting)
+    # Locked in id order, as merge_topics locks its two: two moderators' actions on
+    # overlapping topics wait for each other instead of deadlocking.
+    topics = list(Topic.objects.select_for_update().filter(pk__in=chosen).order_by("pk"))
+    if len(topics) < len(chosen) or any(t.forum_id != forum.pk or t.is_deleted for t in topics):
+        raise ValidationError(
+            {
+                "topics": _(
+                    "Some of those topics are no longer in this forum (moved or deleted "
+                    "since the page was loaded). Reload it and choose again."
+                )
+            }
+        )
+    firsts = {}
+    if action == "delete":
+        firsts = {post.topic_id: post for post in Post.objects.filter(topic__in=chosen, number=1)}
+    skipped = 0
+    for topic in topics:
+        if _already(action, topic):
+            skipped += 1
+        elif action in ("lock", "unlock"):
+            lock_topic(topic=topic, acting=acting, locked=action == "lock")
+        elif action in ("pin", "unpin"):
+            pin_topic(topic=topic, acting=acting, pinned=action == "pin")
+        elif action == "move":
+            move_topic(topic=topic, to_forum=to_forum, acting=acting)  # type: ignore[arg-type]
+        else:
+            delete_post(
+                post=firsts[topic.pk], actor=actor, reason=acting.reason, address=acting.address
+            )
+    return BulkOutcome(done=len(topics) - skipped, skipped=skipped)

@@ -5,6 +5,7 @@ from sala.moderation import views
 app_name = "moderation"
 post = "t/<int:topic_id>-<str:slug>/post/<int:number>/"
 urlpatterns = [
+    path("f/<int:forum_id>-<str:slug>/moderate/", views.bulk_topics, name="bulk_topics"),
     path("t/<int:topic_id>-<str:slug>/moderate/", views.topic_tools, name="topic_tools"),
     path("t/<int:topic_id>-<str:slug>/move/", views.move_topic, name="move_topic"),
     path("t/<int:topic_id>-<str:slug>/merge/", views.merge_topic, name="merge_topic"),

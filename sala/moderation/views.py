@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
@@ -24,6 +24,7 @@ from sala.moderation.forms import (
     CLOSE_FOR,
     AuditFilterForm,
     BanForm,
+    BulkTopicsForm,
     GrantRoleForm,
     MergeTopicForm,
     MoveTopicForm,
@@ -277,6 +278,67 @@ def split_topic(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         "moderation/split_topic.html",
         {"topic": topic, "form": form, "topic_page": topic_page, "posts": posts},
     )
+
+
+@login_required
+@require_POST
+def bulk_topics(request: HttpRequest, forum_id: int, slug: str) -> HttpResponse:
+    """Act on the topics ticked on a forum page: lock, unlock, pin and unpin at once;
+    a move or a delete shows the ticked topics first, to choose the forum or say why."""
+    member = _member(request)
+    forum = forum_selectors.get_forum(forum_id)
+    permissions.check_bulk_topics(member, forum.pk)
+    found = selectors.list_topics_to_act_on(
+        forum, request.POST.getlist("topics"), services.BULK_LIMIT
+    )
+    choices = [(topic.pk, topic.title) for topic in found]
+    powers = permissions.powers_of(member)
+    form = BulkTopicsForm(request.POST, topics=choices, forum_id=forum.pk, powers=powers)
+    if form.is_valid():
+        chosen = form.cleaned_data
+        if chosen["action"] in ("move", "delete") and "confirm" not in request.POST:
+            # The forum page only asked what to do: now where to, or why.
+            form = BulkTopicsForm(
+                initial={"action": chosen["action"], "topics": chosen["topics"]},
+                topics=choices,
+                forum_id=forum.pk,
+                powers=powers,
+            )
+        else:
+            acting = Acting.from_request(request, member, chosen["reason"])
+            try:
+                outcome = services.act_on_topics(
+                    forum=forum,
+                    topic_ids=chosen["topics"],
+                    action=chosen["action"],
+                    acting=acting,
+                    to_forum=chosen["to_forum"],
+                )
+            except ValidationError as invalid:
+                form.add_error(None, invalid)
+            except PermissionDenied as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(request, _bulk_done(chosen["action"], outcome))
+                return redirect(forum)
+    return render(request, "moderation/bulk_topics.html", {"forum": forum, "form": form})
+
+
+def _bulk_done(action: str, outcome: services.BulkOutcome) -> str:
+    done = {
+        "lock": ngettext("%(count)s topic locked.", "%(count)s topics locked.", outcome.done),
+        "unlock": ngettext("%(count)s topic unlocked.", "%(count)s topics unlocked.", outcome.done),
+        "pin": ngettext("%(count)s topic pinned.", "%(count)s topics pinned.", outcome.done),
+        "unpin": ngettext("%(count)s topic unpinned.", "%(count)s topics unpinned.", outcome.done),
+        "move": ngettext("%(count)s topic moved.", "%(count)s topics moved.", outcome.done),
+        "delete": ngettext("%(count)s topic deleted.", "%(count)s topics deleted.", outcome.done),
+    }[action] % {"count": outcome.done}
+    if not outcome.skipped:
+        return done
+    left = ngettext(
+        "%(count)s was that way already.", "%(count)s were that way already.", outcome.skipped
+    ) % {"count": outcome.skipped}
+    return f"{done} {left}"
 
 
 @login_required

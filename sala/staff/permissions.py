@@ -357,6 +357,12 @@ def check_split_topic(user: AnyUser, topic: TopicFacts, to_forum_id: int | None 
         raise PermissionDenied(_("You can only move topics into forums you moderate."))
 
 
+def check_bulk_topics(user: AnyUser, forum_id: int) -> None:
+    """Let the forum's moderators act on several of its topics at once from its page;
+    each topic is then checked as its own tool checks it."""
+    _check_moderates(user, forum_id)
+
+
 def check_see_deleted(user: AnyUser, topic: TopicFacts) -> None:
     """Let the forum's moderators open a deleted topic (to restore it)."""
     _check_moderates(user, topic.forum_id)

@@ -73,3 +73,35 @@ def test_reports_hide_a_post_and_a_warning_from_the_queue_suspends_its_author(
     response = other.goto(base + topic.get_absolute_url() + "post/2/hide/")
     assert response is not None and response.status == 403
     expect(other.get_by_text("Only moderators of this forum can do that.")).to_be_visible()
+
+
+def test_a_moderator_ticks_topics_on_the_forum_page_and_locks_then_moves_them(
+    sala_server: LiveSala, member_page: MemberPage, page_checker: PageChecker
+) -> None:
+    news, sport = make_forum(name="City news"), make_forum(name="Sport")
+    for title in ("Tram line closes for works", "Derby tickets sold out", "Pool opens late"):
+        make_topic(forum=news, title=title)
+    moderator = member_page(make_moderator("newsdesk"))
+    moderator.goto(sala_server.url + news.get_absolute_url())
+    page_checker.check(moderator)
+
+    # The ticks sit in the list, outside the toolbar's form, yet go with it.
+    moderator.get_by_label("Tick “Tram line closes for works”").check()
+    moderator.get_by_label("Tick “Pool opens late”").check()
+    moderator.get_by_label("With the ticked topics").select_option("lock")
+    moderator.get_by_role("button", name="Apply").click()
+    expect(moderator.get_by_text("2 topics locked.")).to_be_visible()
+    expect(moderator.locator(".topic-row .badge", has_text="Locked")).to_have_count(2)
+
+    # A move asks where to on a second page, the ticked topics listed and still ticked.
+    moderator.get_by_label("Tick “Derby tickets sold out”").check()
+    moderator.get_by_label("With the ticked topics").select_option("move")
+    moderator.get_by_role("button", name="Apply").click()
+    expect(moderator.get_by_role("heading", name="Act on topics of City news")).to_be_visible()
+    expect(moderator.get_by_label("Derby tickets sold out")).to_be_checked()
+    page_checker.check(moderator)
+    moderator.get_by_label("Move to").select_option(label="Sport")
+    moderator.get_by_role("button", name="Apply").click()
+    expect(moderator.get_by_text("1 topic moved.")).to_be_visible()
+    moderator.goto(sala_server.url + sport.get_absolute_url())
+    expect(moderator.get_by_role("link", name="Derby tickets sold out")).to_be_visible()

@@ -90,6 +90,14 @@ def _tool(client: Client, scene: Scene, **data: str) -> "Response":
     return client.post(reverse("moderation:topic_tools", args=[topic.pk, topic.slug]), data)
 
 
+def _bulk(client: Client, scene: Scene, **data: str) -> "Response":
+    forum = scene.forum
+    return client.post(
+        reverse("moderation:bulk_topics", args=[forum.pk, forum.slug]),
+        {"topics": [str(scene.topic.pk)], **data},
+    )
+
+
 ACTIONS = [
     Action(
         "hide a reply",
@@ -175,6 +183,20 @@ ACTIONS = [
         ),
         lambda scene: ReviewItem.objects.get().state == State.RESOLVED,
         prepare=_report_first,
+    ),
+    Action(
+        "lock topics ticked on the forum page",
+        lambda client, scene: _bulk(client, scene, action="lock"),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).is_locked,
+    ),
+    Action(
+        # Into the other forum: only those who moderate both may.
+        "move topics ticked on the forum page",
+        lambda client, scene: _bulk(
+            client, scene, action="move", to_forum=str(scene.other_forum.pk), confirm="1"
+        ),
+        lambda scene: Topic.objects.get(pk=scene.topic.pk).forum_id == scene.other_forum.pk,
+        allowed_for=frozenset({"administrator", "global moderator"}),
     ),
     Action(
         "reply to a locked topic",

@@ -21,7 +21,14 @@ if (notice && list && "EventSource" in window) {
       const html = await response.text();
       const hadFocus = document.activeElement === button;
       const top = window.scrollY;
+      // A moderator's ticks (topics to act on at once) survive the refresh.
+      const ticked = new Set(
+        [...list.querySelectorAll('input[form="bulk-topics"]:checked')].map((box) => box.value),
+      );
       list.replaceChildren(document.createRange().createContextualFragment(html));
+      for (const box of list.querySelectorAll('input[form="bulk-topics"]')) {
+        box.checked = ticked.has(box.value);
+      }
       window.scrollTo({ top, behavior: "instant" });
       for (const id of shown) active.delete(id);
       announce(active.size);
