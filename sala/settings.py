@@ -285,9 +285,18 @@ SALA_AUTO_HIDE_REPORTS = environment.integer("SALA_AUTO_HIDE_REPORTS", 8)
 SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
 #: Days a warning counts towards its member's points, unless the moderator says otherwise.
 SALA_WARNING_DAYS = environment.integer("SALA_WARNING_DAYS", 90)
-#: The automatic steps of warnings: (active points reached, days suspended), each taken
-#: when a warning brings the member's active points to it (the highest step reached).
-SALA_WARNING_STEPS = [(3, 1), (5, 3), (8, 7), (10, 30)]
+#: The automatic steps of warnings: (active points reached, "silence" or "suspend", for
+#: how many days), taken when a warning brings the member's active points to it (the
+#: highest step reached). Silenced members read, edit and report but start no topic and
+#: reply to none; suspended ones write nothing. "Posts need approval" comes with held
+#: posts (issue 15).
+SALA_WARNING_STEPS = [
+    (2, "silence", 3),
+    (3, "suspend", 1),
+    (5, "suspend", 3),
+    (8, "suspend", 7),
+    (10, "suspend", 30),
+]
 #: Largest image upload accepted into a post, in bytes.
 SALA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 #: Largest image accepted into a post, in pixels (width x height), checked before decoding.

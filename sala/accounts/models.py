@@ -62,6 +62,10 @@ class User(AbstractUser):
     #: but cannot write; it ends by itself.
     suspended_until = models.DateTimeField(_("suspended until"), null=True, blank=True)
     suspension_reason = models.CharField(_("why suspended"), max_length=500, blank=True)
+    #: Silenced until then (by warnings' steps): the member reads, edits and reports,
+    #: but starts no topic and replies to none; it ends by itself.
+    silenced_until = models.DateTimeField(_("silenced until"), null=True, blank=True)
+    silence_reason = models.CharField(_("why silenced"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -105,6 +109,13 @@ class User(AbstractUser):
         """Return when the member's suspension ends, while it lasts; None otherwise."""
         if self.suspended_until is not None and self.suspended_until > timezone.now():
             return self.suspended_until
+        return None
+
+    @property
+    def silenced_now_until(self) -> datetime | None:
+        """Return when the member's silence ends, while it lasts; None otherwise."""
+        if self.silenced_until is not None and self.silenced_until > timezone.now():
+            return self.silenced_until
         return None
 
     @property

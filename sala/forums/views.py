@@ -209,8 +209,10 @@ def _member_topic(
         translation.get_language(),
         timezone.get_current_timezone_name(),
         powers.key,
-        # A suspended member's page has no reply box (their notice is their own part).
+        # A suspended or silenced member's page has no reply box (their notice is their
+        # own part).
         "suspended" if member.suspended_now_until else "",
+        "silenced" if member.silenced_now_until else "",
     )
     values = page_cache.get_generations().read((page_cache.EVERY_PAGE, *generations))
     shared = shared_pages.get(key, values)
@@ -228,7 +230,7 @@ def _member_topic(
     parts = reading.render_browsing(request, topic_id, member)
     if not messages.get_messages(request):
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
-    if member.suspended_now_until is None:
+    if member.suspended_now_until is None and member.silenced_now_until is None:
         parts[SUSPENDED_TEMPLATE] = ""
     reading.mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
@@ -238,7 +240,7 @@ def _member_topic(
 
 
 MESSAGES_TEMPLATE = "_messages.html"
-#: The notice a suspended member gets where the reply box would be.
+#: The notice a suspended or silenced member gets where the reply box would be.
 SUSPENDED_TEMPLATE = "forums/_suspended.html"
 
 
@@ -353,6 +355,8 @@ def _to_its_page(post: Post) -> HttpResponse:
 def create_topic(request: HttpRequest) -> HttpResponse:
     """Start a topic: choose a forum, a title, write the first post, maybe cite a source."""
     member = _member(request)
+    # A suspended or silenced member is told before writing anything.
+    permissions.check_start_topic(member)
     preview = None
     if request.method == "POST":
         form = TopicForm(request.POST, request.FILES)

@@ -1,5 +1,8 @@
-"""Warnings and suspensions: what moderators (and warnings' automatic steps) do to a
-member, each one transaction with its audit entry.
+"""Warnings, silences and suspensions: what moderators (and warnings' automatic steps) do
+to a member, each one transaction with its audit entry.
+
+A silenced member reads, edits their posts and reports, but starts no topic and replies
+to none, until the silence ends by itself.
 
 A suspended member reads everything but writes nothing (sala.staff.permissions refuses
 every write and says why and until when); the suspension ends by itself. Saving the
@@ -7,6 +10,7 @@ member announces MemberChanged, so every process forgets the row it remembered a
 next request sees the suspension.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -43,13 +47,23 @@ def active_points(member: User) -> int:
     return int(total or 0)
 
 
-def step_for(points: int) -> int:
-    """Return the days of suspension `points` active points call for (0: none)."""
-    days = 0
-    for threshold, step_days in sorted(settings.SALA_WARNING_STEPS):
+@dataclass(frozen=True)
+class Step:
+    """An automatic step of warnings: what `points` active points do to a member."""
+
+    points: int
+    action: str  # "silence" or "suspend"
+    days: int
+
+
+def step_for(points: int) -> Step | None:
+    """Return the step `points` active points reach (the highest of SALA_WARNING_STEPS),
+    or None below the first."""
+    reached = None
+    for threshold, action, days in sorted(settings.SALA_WARNING_STEPS):
         if points >= threshold:
-            days = step_days
-    return days
+            reached = Step(threshold, action, days)
+    return reached
 
 
 @transaction.atomic
@@ -62,8 +76,9 @@ def warn_member(
     days: int | None = None,
 ) -> Warning:
     """Warn `member` for `acting.reason`, worth `points` for `days` (SALA_WARNING_DAYS);
-    when the member's active points reach a step of SALA_WARNING_STEPS, suspend them for
-    its days (Sala's own action, logged as such).
+    when the member's active points reach a step of SALA_WARNING_STEPS, silence or
+    suspend them for its days (Sala's own action, logged as such; a longer one already
+    running is left as it is).
 
     Raise PermissionDenied outside the rules (permissions.check_warn_member, for the
     post's forum when there is a post) and ValidationError for a warning without a
@@ -90,14 +105,14 @@ def warn_member(
     total = active_points(member)
     _audit_member(acting, "member.warn", member, after={"points": points, "active": total})
     step = step_for(total)
-    if step:
-        until = now + timedelta(days=step)
-        if member.suspended_until is None or member.suspended_until < until:
-            reason = _("%(points)s warning points: %(why)s") % {
-                "points": total,
-                "why": acting.reason,
-            }
-            _suspend(member, Acting.by_sala(reason), until)
+    if step is not None:
+        until = now + timedelta(days=step.days)
+        reason = _("%(points)s warning points: %(why)s") % {"points": total, "why": acting.reason}
+        if step.action == "suspend":
+            if member.suspended_until is None or member.suspended_until < until:
+                _suspend(member, Acting.by_sala(reason), until)
+        elif member.silenced_until is None or member.silenced_until < until:
+            _silence(member, Acting.by_sala(reason), until)
     return warning
 
 
@@ -124,15 +139,29 @@ def suspend_member(
 
 @transaction.atomic
 def lift_suspension(*, member: User, acting: Acting) -> User:
-    """End `member`'s suspension now."""
+    """End `member`'s suspension and silence now."""
     if acting.actor is not None:
         permissions.check_suspend_member(acting.actor, member)
     member = User.objects.select_for_update().get(pk=member.pk)
-    member.suspended_until = None
-    member.suspension_reason = ""
-    member.save(update_fields=["suspended_until", "suspension_reason"])
+    member.suspended_until = member.silenced_until = None
+    member.suspension_reason = member.silence_reason = ""
+    member.save(
+        update_fields=["suspended_until", "suspension_reason", "silenced_until", "silence_reason"]
+    )
     _audit_member(acting, "member.unsuspend", member)
     return member
+
+
+def _silence(member: User, acting: Acting, until: datetime) -> None:
+    before = {
+        "silenced_until": member.silenced_until.isoformat() if member.silenced_until else None
+    }
+    member.silenced_until = until
+    member.silence_reason = acting.reason[:500]
+    member.save(update_fields=["silenced_until", "silence_reason"])
+    _audit_member(
+        acting, "member.silence", member, before=before, after={"silenced_until": until.isoformat()}
+    )
 
 
 def _suspend(member: User, acting: Acting, until: datetime) -> None:

@@ -185,9 +185,24 @@ def _check_moderates(user: AnyUser, forum_id: int) -> None:
         raise PermissionDenied(_("Only moderators of this forum can do that."))
 
 
-def check_start_topic(user: AnyUser, forum_id: int) -> None:
-    """Refuse guests, inactive and suspended members."""
+def _check_may_post(user: AnyUser) -> None:
+    """Refuse what _check_may_write refuses, and members silenced (they still read, edit
+    and report, and are told why and until when)."""
     _check_may_write(user)
+    until: datetime | None = getattr(user, "silenced_now_until", None)
+    if until is not None:
+        reason = getattr(user, "silence_reason", "")
+        moment = formats.date_format(timezone.localtime(until), "DATETIME_FORMAT")
+        message = _(
+            "You are silenced until %(moment)s: you can read, but not start topics or reply."
+        ) % {"moment": moment}
+        raise PermissionDenied(f"{message} {_('Reason:')} {reason}" if reason else message)
+
+
+def check_start_topic(user: AnyUser, forum_id: int | None = None) -> None:
+    """Refuse guests, inactive, suspended and silenced members (in any forum: `forum_id`
+    None, or in that one)."""
+    _check_may_post(user)
 
 
 def topic_is_closed(topic: TopicFacts) -> bool:
@@ -198,9 +213,9 @@ def topic_is_closed(topic: TopicFacts) -> bool:
 
 
 def check_reply(user: AnyUser, topic: TopicFacts) -> None:
-    """Refuse guests and suspended members, and everyone but the forum's moderators in a
-    closed or deleted topic."""
-    _check_may_write(user)
+    """Refuse guests, suspended and silenced members, and everyone but the forum's
+    moderators in a closed or deleted topic."""
+    _check_may_post(user)
     if topic.is_deleted:
         if moderates(user, topic.forum_id):
             raise PermissionDenied(_("This topic was deleted: restore it to reply."))

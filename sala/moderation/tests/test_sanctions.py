@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from sala.accounts.models import User
 from sala.accounts.tests.factories import make_member
+from sala.forums.models import Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
 from sala.moderation import sanctions
 from sala.moderation.models import Warning
@@ -49,6 +50,65 @@ def test_expired_warnings_count_for_nothing() -> None:
 
     assert sanctions.active_points(member) == 2
     assert fresh(member).suspended_now_until is None
+
+
+def test_a_first_step_silences_the_member_who_still_reads_edits_and_reports() -> None:
+    topic = make_topic()
+    member = make_member(username="oskar")
+    (own,) = make_replies(topic, 1, author=member)
+    (other,) = make_replies(topic, 1)
+    sanctions.warn_member(member=member, acting=Acting(make_moderator(), "Baiting"), points=2)
+    client = Client()
+    client.force_login(member)
+
+    page = client.get(topic.get_absolute_url()).content.decode()
+    reply = client.post(
+        reverse("forums:reply", args=[topic.pk, topic.slug]),
+        {"text": "Still here", "action": "post"},
+    )
+    start = client.post(
+        reverse("forums:create_topic"),
+        {"forum": topic.forum_id, "title": "A topic of my own", "text": "Hello", "action": "post"},
+    )
+    edit = client.post(
+        reverse("forums:edit_post", args=[topic.pk, topic.slug, own.number]),
+        {"text": "Calmer words.", "action": "post"},
+    )
+    report = client.post(
+        reverse("moderation:report_post", args=[topic.pk, topic.slug, other.number]),
+        {"reason": "spam", "text": ""},
+    )
+
+    until = fresh(member).silenced_now_until
+    assert until is not None
+    assert timedelta(days=2, hours=23) < until - timezone.now() <= timedelta(days=3)
+    assert fresh(member).suspended_now_until is None
+    assert "You are silenced until" in page and "2 warning points: Baiting" in page
+    assert "Reply to this topic" not in page
+    assert reply.status_code == 403
+    assert "not start topics or reply" in reply.content.decode()
+    assert start.status_code == 403
+    assert (
+        "not start topics or reply" in client.get(reverse("forums:create_topic")).content.decode()
+    )
+    assert not Topic.objects.filter(title="A topic of my own").exists()
+    assert edit.status_code == 302
+    assert report.status_code == 302
+    silenced = AuditEntry.objects.get(action="member.silence")
+    assert silenced.actor is None and silenced.subject_id == member.pk
+
+
+def test_a_silenced_member_reaching_a_suspension_step_is_suspended_too() -> None:
+    member, moderator = make_member(username="oskar"), make_moderator()
+    sanctions.warn_member(member=member, acting=Acting(moderator, "Baiting"), points=2)
+
+    sanctions.warn_member(member=member, acting=Acting(moderator, "Baiting again"), points=1)
+
+    assert fresh(member).suspended_now_until is not None
+    assert fresh(member).silenced_now_until is not None
+    assert list(
+        AuditEntry.objects.filter(actor=None).values_list("action", flat=True).order_by("pk")
+    ) == ["member.silence", "member.suspend"]
 
 
 def test_a_suspended_member_reads_but_cannot_post_and_is_told_why_and_until_when() -> None:
