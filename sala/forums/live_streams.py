@@ -5,13 +5,18 @@ Registered with `sala.live.kinds` from the app's ready(); live then serves
 open pages hear of the forums' writes is published by `sala.forums.listeners`.
 """
 
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from sala.accounts.models import User
 from sala.forums import selectors
+from sala.forums.models import Forum, Topic
 from sala.live.bus import forum_channel, topic_channel
 from sala.live.kinds import ActivityKind, PresenceKind, register_stream_kind
 from sala.live.presence import Browsing
+from sala.staff import permissions
 
 
 def render_recently_browsing(topic_id: int, browsing: Browsing) -> str:
@@ -25,16 +30,32 @@ def render_recently_browsing(topic_id: int, browsing: Browsing) -> str:
     )
 
 
+def check_topic(topic_id: int, reader: User | None) -> Topic:
+    """Return the topic if `reader` may read it; raise Http404 otherwise: a deleted topic
+    is read only by its forum's moderators (sala.staff.permissions), who restore it."""
+    topic = selectors.get_topic(topic_id, with_deleted=True)
+    if topic.is_deleted:
+        user = reader or AnonymousUser()
+        if not permissions.allows(permissions.check_see_deleted, user, topic):
+            raise Http404("No such topic.")
+    return topic
+
+
+def check_forum(forum_id: int, reader: User | None) -> Forum:
+    """Return the forum (every forum is read by everyone); raise Http404 if there is none."""
+    return selectors.get_forum(forum_id)
+
+
 def last_number(topic_id: int) -> int:
     """Return the number of the topic's newest post; raise Http404 if it went away."""
-    return selectors.get_topic(topic_id).last_number
+    return selectors.get_topic(topic_id, with_deleted=True).last_number
 
 
 #: A topic page: who is browsing it, and its replies, edits and deletions.
 TOPIC = PresenceKind(
     name="topic",
     letter="t",
-    check=selectors.get_topic,
+    check=check_topic,
     missing=_("This topic does not exist or is not visible."),
     channel=topic_channel,
     render_presence=render_recently_browsing,
@@ -46,7 +67,7 @@ TOPIC = PresenceKind(
 FORUM = ActivityKind(
     name="forum",
     letter="f",
-    check=selectors.get_forum,
+    check=check_forum,
     missing=_("This forum does not exist or is not visible."),
     channel=forum_channel,
     active_since=selectors.list_active_topic_ids,

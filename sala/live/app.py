@@ -163,15 +163,15 @@ def _open(request: ASGIRequest, target: Target, cors: list[tuple[bytes, bytes]])
     if request.headers.get("Sec-Fetch-Mode") == "navigate":
         # A link (from anywhere) would carry the member's cookies and count them browsing.
         raise Refusal(400, _("Live streams are read by this site's pages, not opened directly."))
-    try:
-        target.kind.check(target.id)
-    except Http404:
-        raise Refusal(404, str(target.kind.missing)) from None
     engine = import_module(settings.SESSION_ENGINE)
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     request.session = engine.SessionStore(session_key)
     user = get_user(request)
     member = user if isinstance(user, User) and user.is_active else None
+    try:
+        target.kind.check(target.id, member)
+    except Http404:
+        raise Refusal(404, str(target.kind.missing)) from None
     limits: list[Limit] = [
         (f"address:{client_network(request)}", settings.SALA_LIVE_STREAMS_PER_ADDRESS)
     ]

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from django.utils.functional import Promise
 
+from sala.accounts.models import User
 from sala.live.presence import Browsing
 
 
@@ -36,8 +37,9 @@ class StreamKind:
     name: str
     #: The letter of its address: `/live/<letter>/<target id>/`.
     letter: str
-    #: Raise Http404 if the target `id` does not exist or may not be read.
-    check: Callable[[int], object]
+    #: Raise Http404 if the target `id` does not exist or may not be read by the reader
+    #: (the member, or None for a guest): the owning app asks sala.staff.permissions.
+    check: Callable[[int, User | None], object]
     #: What a refused stream's 404 says (a lazy translation).
     missing: str | Promise
     #: The name of the bus channel the target's stream follows (`sala.live.bus`).

@@ -8,10 +8,12 @@ Deployments route /live/ to the live server instead (see docs/subsystems/live.md
 
 from django.http import HttpRequest, HttpResponse
 
+from sala.accounts.models import User
 from sala.live.kinds import StreamKind
 
 
 def stream(request: HttpRequest, target_id: int, kind: StreamKind) -> HttpResponse:
     """Answer 404 for a target of `kind` that cannot be read, else 204: no stream here."""
-    kind.check(target_id)
+    reader = request.user if isinstance(request.user, User) and request.user.is_active else None
+    kind.check(target_id, reader)
     return HttpResponse(status=204)

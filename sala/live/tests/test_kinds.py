@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOMS = {7: 12}  # room 7 exists; its newest message is number 12
 
 
-def check_room(room_id: int) -> None:
+def check_room(room_id: int, reader: object) -> None:
     if room_id not in ROOMS:
         raise Http404("No such room.")
 

@@ -9,7 +9,7 @@ from pytest_django.fixtures import Settings
 from conftest import in_thread, run_async
 from sala.accounts.tests.factories import make_member
 from sala.forums.models import Topic
-from sala.forums.tests.factories import make_topic
+from sala.forums.tests.factories import make_moderator, make_topic
 from sala.live.presence import get_presence
 from sala.live.tests.asgi_client import request
 
@@ -216,3 +216,24 @@ def test_a_stream_opened_by_following_a_link_is_refused() -> None:
 
     assert answer.status == 400
     assert get_presence().browsing(topic.pk).guest_count == 0
+
+
+def test_a_deleted_topics_stream_opens_only_for_its_forums_moderators(client: Client) -> None:
+    topic = make_topic()
+    Topic.objects.filter(pk=topic.pk).update(is_deleted=True)
+    client.force_login(make_moderator("newsdesk"))
+    moderator = f"sessionid={client.cookies['sessionid'].value}"
+    member = signed_in_cookie(Client(), "ingrid")
+
+    opened = run_async(
+        request(f"/live/t/{topic.pk}/", headers={"cookie": moderator}, read_until="newsdesk")
+    )
+    refused = run_async(request(f"/live/t/{topic.pk}/", headers={"cookie": member}))
+    guest = run_async(request(f"/live/t/{topic.pk}/"))
+
+    assert opened.status == 200
+    assert refused.status == guest.status == 404
+    assert "This topic does not exist or is not visible." in refused.body
+    # Where no live server runs, the same rule answers: 204 (no stream) or 404.
+    assert client.get(f"/live/t/{topic.pk}/").status_code == 204
+    assert Client().get(f"/live/t/{topic.pk}/").status_code == 404
