@@ -108,11 +108,9 @@ def warn_member(
     if step is not None:
         until = now + timedelta(days=step.days)
         reason = _("%(points)s warning points: %(why)s") % {"points": total, "why": acting.reason}
-        if step.action == "suspend":
-            if member.suspended_until is None or member.suspended_until < until:
-                _suspend(member, Acting.by_sala(reason), until)
-        elif member.silenced_until is None or member.silenced_until < until:
-            _silence(member, Acting.by_sala(reason), until)
+        running: datetime | None = getattr(member, _RESTRICTIONS[step.action][0])
+        if running is None or running < until:
+            _restrict(member, Acting.by_sala(reason), until, step.action)
     return warning
 
 
@@ -133,7 +131,7 @@ def suspend_member(
     if until <= timezone.now():
         raise ValidationError({"until": _("Choose a time still to come.")})
     member = User.objects.select_for_update().get(pk=member.pk)
-    _suspend(member, acting, until)
+    _restrict(member, acting, until, "suspend")
     return member
 
 
@@ -152,30 +150,25 @@ def lift_suspension(*, member: User, acting: Acting) -> User:
     return member
 
 
-def _silence(member: User, acting: Acting, until: datetime) -> None:
-    before = {
-        "silenced_until": member.silenced_until.isoformat() if member.silenced_until else None
-    }
-    member.silenced_until = until
-    member.silence_reason = acting.reason[:500]
-    member.save(update_fields=["silenced_until", "silence_reason"])
-    _audit_member(
-        acting, "member.silence", member, before=before, after={"silenced_until": until.isoformat()}
-    )
+#: What silencing and suspending write: the member's two fields, and the log's action.
+_RESTRICTIONS = {
+    "silence": ("silenced_until", "silence_reason", "member.silence"),
+    "suspend": ("suspended_until", "suspension_reason", "member.suspend"),
+}
 
 
-def _suspend(member: User, acting: Acting, until: datetime) -> None:
-    before = {
-        "suspended_until": member.suspended_until.isoformat() if member.suspended_until else None
-    }
-    member.suspended_until = until
-    member.suspension_reason = acting.reason[:500]
+def _restrict(member: User, acting: Acting, until: datetime, kind: str) -> None:
+    """Silence or suspend (`kind`) `member` until `until`, for `acting.reason`, logged."""
+    until_field, reason_field, action = _RESTRICTIONS[kind]
+    was: datetime | None = getattr(member, until_field)
+    setattr(member, until_field, until)
+    setattr(member, reason_field, acting.reason[:500])
     # save() announces MemberChanged: every process forgets the member it remembered.
-    member.save(update_fields=["suspended_until", "suspension_reason"])
+    member.save(update_fields=[until_field, reason_field])
     _audit_member(
         acting,
-        "member.suspend",
+        action,
         member,
-        before=before,
-        after={"suspended_until": until.isoformat()},
+        before={until_field: was.isoformat() if was else None},
+        after={until_field: until.isoformat()},
     )

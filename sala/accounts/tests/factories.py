@@ -1,5 +1,7 @@
 """Members for tests, made through the same service the admin and sample data use."""
 
+from django.test import Client
+
 from sala.accounts.models import User
 from sala.accounts.services import create_member
 
@@ -21,3 +23,11 @@ def make_member(
         password=password,
         display_name=display_name,
     )
+
+
+def client_of(member: User | None) -> Client:
+    """Return a test client signed in as `member` (a guest's, for None)."""
+    client = Client()
+    if member is not None:
+        client.force_login(member)
+    return client

@@ -11,7 +11,7 @@ from django.urls import reverse
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from sala.accounts.models import User
-from sala.accounts.tests.factories import make_member
+from sala.accounts.tests.factories import client_of, make_member
 from sala.forums.models import Forum, Topic
 from sala.forums.tests.counting import recount_everything, snapshot
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
@@ -23,12 +23,6 @@ if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def act(member: User, forum: Forum, topics: list[Topic], **data: str) -> "Response":
@@ -57,6 +51,7 @@ def test_the_forum_page_gives_its_moderators_ticks_and_nobody_else() -> None:
 
     assert tick in moderator_page.content.decode()
     assert 'id="bulk-topics"' in moderator_page.content.decode()
+    assert f'href="{reverse("moderation:queue")}"' in moderator_page.content.decode()
     for page in (member_page, elsewhere_page, Client().get(news.get_absolute_url())):
         assert tick not in page.content.decode()
         assert 'id="bulk-topics"' not in page.content.decode()

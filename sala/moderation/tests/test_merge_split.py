@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from sala.accounts.models import User
+from sala.accounts.tests.factories import client_of
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.counting import recount_everything, snapshot
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
@@ -14,12 +14,6 @@ from sala.staff.audit import Acting
 from sala.staff.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def test_a_merged_topics_posts_follow_the_others_and_its_links_lead_there() -> None:

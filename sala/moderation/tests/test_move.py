@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from conftest import run_async
 from sala.accounts.models import User
+from sala.accounts.tests.factories import client_of
 from sala.forums.models import Forum, Topic
 from sala.forums.tests.counting import recount_everything, snapshot
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
@@ -21,12 +22,6 @@ from sala.staff.models import AuditEntry
 
 if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
-
-
-def client_of(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def move(member: User, topic: Topic, forum_id: object) -> "Response":

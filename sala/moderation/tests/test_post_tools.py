@@ -4,11 +4,10 @@ recount would give, the audit log, and a second moderator arriving too late."""
 from typing import TYPE_CHECKING
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from sala.accounts.models import User
-from sala.accounts.tests.factories import make_member
+from sala.accounts.tests.factories import client_of, make_member
 from sala.forums import services as forum_services
 from sala.forums.models import Forum, Post, Topic
 from sala.forums.tests.counting import recount_everything, snapshot
@@ -21,13 +20,6 @@ if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(member: User | None) -> Client:
-    client = Client()
-    if member is not None:
-        client.force_login(member)
-    return client
 
 
 def post_url(post: Post, action: str) -> str:

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sala.accounts.models import User
-from sala.accounts.tests.factories import make_member
+from sala.accounts.tests.factories import client_of, make_member
 from sala.forums.models import Forum, Post
 from sala.forums.tests.counting import recount_everything, snapshot
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
@@ -23,12 +23,6 @@ if TYPE_CHECKING:  # what the test client returns, as django-stubs names it
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def report(member: User, post: Post, reason: str = Reason.SPAM, text: str = "") -> "Response":

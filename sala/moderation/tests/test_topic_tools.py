@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sala.accounts.models import User
-from sala.accounts.tests.factories import make_member
+from sala.accounts.tests.factories import client_of, make_member
 from sala.forums.models import Post, Topic
 from sala.forums.tests.factories import make_forum, make_moderator, make_topic
 from sala.moderation import services
@@ -18,12 +18,6 @@ from sala.staff.audit import Acting
 from sala.staff.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def use_tool(member: User, topic: Topic, **data: str) -> str:
