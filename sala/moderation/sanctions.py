@@ -12,6 +12,7 @@ next request sees the suspension.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -108,7 +109,7 @@ def warn_member(
     if step is not None:
         until = now + timedelta(days=step.days)
         reason = _("%(points)s warning points: %(why)s") % {"points": total, "why": acting.reason}
-        running: datetime | None = getattr(member, _RESTRICTIONS[step.action][0])
+        running: datetime | None = getattr(member, _RESTRICTIONS[step.action].until_field)
         if running is None or running < until:
             _restrict(member, Acting.by_sala(reason), until, step.action)
     return warning
@@ -150,10 +151,17 @@ def lift_suspension(*, member: User, acting: Acting) -> User:
     return member
 
 
-#: What silencing and suspending write: the member's two fields, and the log's action.
+class _Restriction(NamedTuple):
+    """What silencing or suspending writes: the member's two fields, the log's action."""
+
+    until_field: str
+    reason_field: str
+    action: str
+
+
 _RESTRICTIONS = {
-    "silence": ("silenced_until", "silence_reason", "member.silence"),
-    "suspend": ("suspended_until", "suspension_reason", "member.suspend"),
+    "silence": _Restriction("silenced_until", "silence_reason", "member.silence"),
+    "suspend": _Restriction("suspended_until", "suspension_reason", "member.suspend"),
 }
 
 

@@ -17,19 +17,13 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 from conftest import REDIS_TEST_URL, eventually
 from sala.accounts import remembered
 from sala.accounts.models import User
-from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
+from sala.accounts.tests.factories import DEFAULT_PASSWORD, client_of, make_member
 from sala.core import page_cache
 from sala.core.page_cache import RedisGenerations
 from sala.core.tests.generation_backends import use_generations
 from sala.forums.tests.factories import make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def same_session(client: Client) -> Client:
@@ -56,7 +50,7 @@ def who(client: Client) -> str | None:
 @pytest.mark.django_db(transaction=True)
 def test_a_members_pages_load_neither_their_session_nor_their_row_again() -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    client = signed_in(member)
+    client = client_of(member)
     assert who(client) == "Rosa"  # also records "last seen", which changes the row
     assert who(client) == "Rosa"
 
@@ -71,7 +65,7 @@ def test_a_members_pages_load_neither_their_session_nor_their_row_again() -> Non
 def test_signing_out_ends_the_session_for_a_copied_cookie_at_once(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    rosa = signed_in(make_member(username="rosa", display_name="Rosa"))
+    rosa = client_of(make_member(username="rosa", display_name="Rosa"))
     thief = same_session(rosa)
     assert who(thief) == "Rosa"
     key = rosa.cookies[settings.SESSION_COOKIE_NAME].value
@@ -88,7 +82,7 @@ def test_a_new_password_signs_the_member_out_everywhere_else(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    here, elsewhere = signed_in(member), signed_in(member)
+    here, elsewhere = client_of(member), client_of(member)
     assert (who(here), who(elsewhere)) == ("Rosa", "Rosa")
     told_others = generation(remembered.member_generation(member.pk))
 
@@ -112,7 +106,7 @@ def test_a_member_made_inactive_is_a_guest_at_their_next_request(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    client = signed_in(member)
+    client = client_of(member)
     assert who(client) == "Rosa"
     told_others = generation(remembered.member_generation(member.pk))
 
@@ -128,7 +122,7 @@ def test_a_member_made_inactive_is_a_guest_at_their_next_request(
 @pytest.mark.django_db(transaction=True)
 def test_a_new_display_name_shows_at_the_next_request() -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    client = signed_in(member)
+    client = client_of(member)
     assert who(client) == "Rosa"
 
     member.display_name = "Rosa F."
@@ -140,7 +134,7 @@ def test_a_new_display_name_shows_at_the_next_request() -> None:
 # Changes to a member are heard after their transaction commits, as between requests.
 @pytest.mark.django_db(transaction=True)
 def test_last_seen_is_written_once_however_many_pages_are_read() -> None:
-    client = signed_in(make_member(username="rosa"))
+    client = client_of(make_member(username="rosa"))
     with CaptureQueriesContext(connection) as queries:
         for _ in range(4):
             who(client)
@@ -152,7 +146,7 @@ def test_last_seen_is_written_once_however_many_pages_are_read() -> None:
 
 def test_sessions_are_loaded_every_time_while_redis_is_away(settings: Settings) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1"  # nothing listens there
-    rosa = signed_in(make_member(username="rosa", display_name="Rosa"))
+    rosa = client_of(make_member(username="rosa", display_name="Rosa"))
     thief = same_session(rosa)
     assert who(thief) == "Rosa"
 
@@ -187,7 +181,7 @@ def another_process(
 def test_a_session_ended_by_another_process_is_refused_here_as_soon_as_it_hears(
     another_process: RedisGenerations,
 ) -> None:
-    client = signed_in(make_member(username="rosa", display_name="Rosa"))
+    client = client_of(make_member(username="rosa", display_name="Rosa"))
     assert who(client) == "Rosa"
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
     Session.objects.filter(session_key=key).delete()
@@ -202,7 +196,7 @@ def test_a_member_banned_by_another_process_is_a_guest_here_as_soon_as_it_hears(
     another_process: RedisGenerations,
 ) -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    client = signed_in(member)
+    client = client_of(member)
     assert who(client) == "Rosa"  # also records "last seen", which changes the row
     assert who(client) == "Rosa"
     User.objects.filter(pk=member.pk).update(is_active=False)  # as another process would
@@ -217,7 +211,7 @@ def test_a_members_remembered_row_is_not_saved_back_over_their_post_count(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     member = make_member(username="rosa", display_name="Rosa")
-    client = signed_in(member)
+    client = client_of(member)
     who(client), who(client)
     topic = make_topic(author=make_member(username="ivo"))
     with django_capture_on_commit_callbacks(execute=True):
