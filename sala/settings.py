@@ -283,14 +283,18 @@ SALA_AUTO_HIDE_REPORTS_NEW = environment.integer("SALA_AUTO_HIDE_REPORTS_NEW", 3
 SALA_AUTO_HIDE_REPORTS = environment.integer("SALA_AUTO_HIDE_REPORTS", 8)
 #: Posts from which a member counts as established (for auto-hiding and report weight).
 SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
+#: A member's first posts that wait for moderators' approval, until this many of theirs
+#: are published (0: none wait).
+SALA_APPROVE_FIRST_POSTS = environment.integer("SALA_APPROVE_FIRST_POSTS", 0)
 #: Days a warning counts towards its member's points, unless the moderator says otherwise.
 SALA_WARNING_DAYS = environment.integer("SALA_WARNING_DAYS", 90)
-#: The automatic steps of warnings: (active points reached, "silence" or "suspend", for
-#: how many days), taken when a warning brings the member's active points to it (the
-#: highest step reached). Silenced members read, edit and report but start no topic and
-#: reply to none; suspended ones write nothing. "Posts need approval" comes with held
-#: posts (issue 15).
+#: The automatic steps of warnings: (active points reached, "approve", "silence" or
+#: "suspend", for how many days), taken when a warning brings the member's active points
+#: to it (the highest step reached). "approve": their new posts wait for moderators'
+#: approval; silenced members read, edit and report but start no topic and reply to
+#: none; suspended ones write nothing.
 SALA_WARNING_STEPS = [
+    (1, "approve", 7),
     (2, "silence", 3),
     (3, "suspend", 1),
     (5, "suspend", 3),

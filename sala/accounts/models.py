@@ -66,6 +66,13 @@ class User(AbstractUser):
     #: but starts no topic and replies to none; it ends by itself.
     silenced_until = models.DateTimeField(_("silenced until"), null=True, blank=True)
     silence_reason = models.CharField(_("why silenced"), max_length=500, blank=True)
+    #: Their posts wait for moderators' approval until then (by warnings' steps); it
+    #: ends by itself.
+    approval_until = models.DateTimeField(_("posts held until"), null=True, blank=True)
+    approval_reason = models.CharField(_("why posts are held"), max_length=500, blank=True)
+    #: Their posts waiting for approval now (sala.forums.HeldPost): the pages look for
+    #: them only while there are some.
+    held_count = models.PositiveIntegerField(_("posts awaiting approval"), default=0)
 
     class Meta:
         verbose_name = _("member")
@@ -79,8 +86,9 @@ class User(AbstractUser):
         return self.username
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save the member, but never the counters over what is stored: `post_count` and
-        `last_seen` are written by UPDATEs of their own (F() for the count), and a copy
+        """Save the member, but never the counters over what is stored: `post_count`,
+        `held_count` and `last_seen` are written by UPDATEs of their own (F() for the
+        counts), and a copy
         loaded before one of them (a member remembered between requests) would otherwise
         write the old value back. A new member is saved whole."""
         if not self._state.adding and not args and kwargs.get("update_fields") is None:
@@ -119,6 +127,14 @@ class User(AbstractUser):
         return None
 
     @property
+    def approval_now_until(self) -> datetime | None:
+        """Return when the holding of the member's posts for approval ends, while it
+        lasts; None otherwise."""
+        if self.approval_until is not None and self.approval_until > timezone.now():
+            return self.approval_until
+        return None
+
+    @property
     def initials(self) -> str:
         """Return up to two initials for the generated avatar."""
         words = self.name.replace("_", " ").replace(".", " ").replace("-", " ").split()
@@ -133,7 +149,7 @@ class User(AbstractUser):
 
 
 #: What `User.save` writes counters aside: what only UPDATEs of their own write.
-COUNTERS = frozenset({"post_count", "last_seen"})
+COUNTERS = frozenset({"post_count", "last_seen", "held_count"})
 
 
 @cache

@@ -63,7 +63,14 @@ class CategoryAdmin(AnnouncesChanges):
 
 @admin.register(Forum)
 class ForumAdmin(AnnouncesChanges):
-    list_display = ("name", "category", "position", "topic_count", "post_count")
+    list_display = (
+        "name",
+        "category",
+        "position",
+        "approve_new_topics",
+        "topic_count",
+        "post_count",
+    )
     list_filter = ("category",)
     list_editable = ("position",)
     prepopulated_fields = {"slug": ("name",)}

@@ -112,6 +112,24 @@ class TopicMoved(TopicChanged):
 
 
 @dataclass(frozen=True, slots=True)
+class PostHeld(DomainEvent):
+    """A member's new topic or reply (`topic_id` None: a topic) waits for approval:
+    nobody else sees it, and it waits in the review queue (sala.moderation)."""
+
+    held_id: int
+    forum_id: int
+    topic_id: int | None
+    author_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldWithdrawn(DomainEvent):
+    """The author of a post awaiting approval took it back."""
+
+    held_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ForumsChanged(DomainEvent):
     """Categories or forums were added, renamed, reordered or removed: their names are
     on every page (lists, headings, breadcrumbs, the "Create New..." forms)."""

@@ -57,6 +57,11 @@ class Forum(models.Model):
     slug = models.SlugField(_("slug"), max_length=100, allow_unicode=True)
     description = models.TextField(_("description"), blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+    approve_new_topics = models.BooleanField(
+        _("approve every new topic"),
+        default=False,
+        help_text=_("New topics wait for its moderators' approval before anyone else sees them."),
+    )
     # Counters kept by the services in the write's own transaction.
     topic_count = models.PositiveIntegerField(_("topics"), default=0, editable=False)
     post_count = models.PositiveIntegerField(_("posts"), default=0, editable=False)
@@ -295,6 +300,83 @@ class TopicRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} read {self.topic_id} to #{self.last_number}"
+
+
+class HoldReason(models.TextChoices):
+    """Why a post waits for approval."""
+
+    WARNINGS = "warnings", _("the author's warnings hold their posts")
+    FORUM = "forum", _("the forum approves every new topic")
+    FIRST_POSTS = "first_posts", _("a new member's first posts")
+
+
+class HeldState(models.TextChoices):
+    WAITING = "waiting", _("awaiting approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn by its author")
+
+
+class HeldPost(models.Model):
+    """A new topic or a reply waiting for moderators' approval.
+
+    It is not a post yet: nobody but its author and the forum's moderators can see it,
+    it takes no number and counts nowhere. Approving it publishes it (a topic, or a reply
+    at the end of its topic, as if written then), with the events of any new post.
+    """
+
+    forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="+")
+    #: The topic a reply answers; None for a new topic.
+    topic = models.ForeignKey(
+        Topic, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    source_url = models.URLField(_("source"), max_length=2000, blank=True)
+    text = models.TextField(_("text"))
+    html = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+    reason = models.CharField(_("why held"), max_length=20, choices=HoldReason.choices)
+    #: More about why, for moderators: the warning's reason, a score...
+    reason_detail = models.CharField(_("details"), max_length=500, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=HeldState.choices, default=HeldState.WAITING
+    )
+    #: The post it became once approved.
+    post = models.ForeignKey(
+        Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    submission_key = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("post awaiting approval")
+        verbose_name_plural = _("posts awaiting approval")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "submission_key"], name="forums_held_submission_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["author", "forum", "topic"],
+                condition=models.Q(state="waiting"),
+                name="forums_held_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.topic} (reply)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("forums:held_post", kwargs={"held_id": self.pk})
+
+    @property
+    def is_topic(self) -> bool:
+        return self.topic_id is None
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state == HeldState.WAITING
 
 
 class PostAddress(models.Model):

@@ -17,6 +17,8 @@ from sala.forums.models import (
     TOPICS_PER_PAGE,
     Category,
     Forum,
+    HeldPost,
+    HeldState,
     Post,
     PostAddress,
     PostRevision,
@@ -407,3 +409,42 @@ def find_merged_into(topic_id: int) -> Topic | None:
         return None
     merged = Topic.objects.filter(pk=topic_id, merged_into__isnull=False).values("merged_into")
     return Topic.objects.visible().filter(pk__in=merged).first()
+
+
+def list_held_replies(member: User, topic_id: int) -> list[HeldPost]:
+    """Return `member`'s replies to a topic awaiting approval, oldest first (none, without
+    a query, when they have none waiting anywhere)."""
+    if not member.held_count:
+        return []
+    return list(
+        HeldPost.objects.filter(author=member, topic_id=topic_id, state=HeldState.WAITING).order_by(
+            "created_at", "pk"
+        )
+    )
+
+
+def list_held_topics(member: User, forum_id: int) -> list[HeldPost]:
+    """Return `member`'s new topics in a forum awaiting approval, newest first (none,
+    without a query, when they have none waiting anywhere)."""
+    if not member.held_count:
+        return []
+    return list(
+        HeldPost.objects.filter(
+            author=member, forum_id=forum_id, topic__isnull=True, state=HeldState.WAITING
+        ).order_by("-created_at", "-pk")
+    )
+
+
+def get_held_post(held_id: int) -> HeldPost:
+    """Return a post awaiting approval (or decided since) with its forum and topic, or
+    raise Http404."""
+    if held_id > MAX_ID:
+        raise Http404("No such post.")
+    held = (
+        HeldPost.objects.select_related("forum", "topic", "author", "post__topic")
+        .filter(pk=held_id)
+        .first()
+    )
+    if held is None:
+        raise Http404("No such post.")
+    return held

@@ -24,18 +24,23 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sala.accounts import selectors as accounts_selectors
+from sala.accounts.events import MemberChanged
 from sala.accounts.models import User
 from sala.core.events import announce
 from sala.forums import counters, selectors
 from sala.forums.events import (
+    HeldWithdrawn,
     PostDeleted,
     PostEdited,
+    PostHeld,
     RecommendationChanged,
     ReplyPosted,
     TopicStarted,
 )
 from sala.forums.models import (
     Forum,
+    HeldPost,
+    HeldState,
     Post,
     PostRevision,
     Topic,
@@ -172,6 +177,119 @@ def reply(
         return post
 
     return _once(author, submission_key, write)
+
+
+# -- What members submit: published, or held for approval --------------------------------
+
+
+def submit_topic(
+    *,
+    forum: Forum,
+    author: User,
+    title: str,
+    text: str,
+    source_url: str = "",
+    submission_key: uuid.UUID | None = None,
+) -> Topic | HeldPost:
+    """Start a topic for a member, as create_topic does, unless it must wait for the
+    moderators' approval (permissions.hold_for): then hold it, and return what waits."""
+    permissions.check_start_topic(author, forum.pk)
+    hold = permissions.hold_for(author, forum.pk, forum_approves=forum.approve_new_topics)
+    if hold is None:
+        return create_topic(
+            forum=forum,
+            author=author,
+            title=title,
+            text=text,
+            source_url=source_url,
+            submission_key=submission_key,
+        )
+    held = HeldPost(
+        forum=forum,
+        author=author,
+        title=title,
+        source_url=validate_source_url(source_url) if source_url else "",
+        text=text,
+    )
+    return _hold(held, hold, submission_key)
+
+
+def submit_reply(
+    *, topic: Topic, author: User, text: str, submission_key: uuid.UUID | None = None
+) -> Post | HeldPost:
+    """Reply for a member, as reply does, unless the reply must wait for the moderators'
+    approval (permissions.hold_for): then hold it, and return what waits."""
+    permissions.check_reply(author, topic)
+    hold = permissions.hold_for(author, topic.forum_id)
+    if hold is None:
+        return reply(topic=topic, author=author, text=text, submission_key=submission_key)
+    held = HeldPost(forum_id=topic.forum_id, topic=topic, author=author, text=text)
+    return _hold(held, hold, submission_key)
+
+
+def _hold(held: HeldPost, hold: permissions.Hold, submission_key: uuid.UUID | None) -> HeldPost:
+    """Store `held`, cooked, for `hold`'s reason; count it for its author; announce it.
+
+    A repeated submission (the same key) returns what the first one held, or the post it
+    has become since.
+    """
+    held.html = cook_post(held.text).html
+    held.reason, held.reason_detail = hold.reason, hold.detail[:500]
+    held.submission_key = submission_key
+    try:
+        with transaction.atomic():
+            held.save(force_insert=True)
+            User.objects.filter(pk=held.author_id).update(held_count=F("held_count") + 1)
+            announce(
+                PostHeld(held.pk, held.forum_id, held.topic_id, held.author_id),
+                # The member's pages look for their held posts while they have some.
+                MemberChanged(held.author_id),
+            )
+    except IntegrityError:
+        existing = HeldPost.objects.filter(
+            author_id=held.author_id, submission_key=submission_key
+        ).first()
+        if submission_key is None or existing is None:
+            raise
+        return existing
+    return held
+
+
+def settle_held(held: HeldPost, state: HeldState, post: Post | None = None) -> None:
+    """Mark `held` (locked, still waiting) approved as `post`, rejected or withdrawn, and
+    no longer count it for its author; inside the caller's transaction."""
+    held.state, held.post = state, post
+    held.save(update_fields=["state", "post"])
+    User.objects.filter(pk=held.author_id, held_count__gt=0).update(held_count=F("held_count") - 1)
+    announce(MemberChanged(held.author_id))
+
+
+def publish_held(held: HeldPost) -> Post:
+    """Publish `held` as its author's new topic or reply, written now: numbered, counted
+    and announced as any; raise PermissionDenied when its author may no longer post it
+    (suspended, silenced, the topic locked or deleted meanwhile)."""
+    author = User.objects.get(pk=held.author_id)
+    if held.topic_id is None:
+        topic = create_topic(
+            forum=held.forum,
+            author=author,
+            title=held.title,
+            text=held.text,
+            source_url=held.source_url,
+            submission_key=held.submission_key,
+        )
+        return Post.objects.get(topic=topic, number=1)
+    topic = Topic.objects.get(pk=held.topic_id)
+    return reply(topic=topic, author=author, text=held.text, submission_key=held.submission_key)
+
+
+@transaction.atomic
+def withdraw_held(*, held: HeldPost, member: User) -> None:
+    """Let the author take back their post awaiting approval; it is then never shown."""
+    held = HeldPost.objects.select_for_update().get(pk=held.pk)
+    permissions.check_withdraw_held(member, held)
+    settle_held(held, HeldState.WITHDRAWN)
+    announce(HeldWithdrawn(held.pk))
 
 
 class _Counted(NamedTuple):

@@ -17,4 +17,5 @@ urlpatterns = [
     path(post + "revisions/", views.post_revisions, name="post_revisions"),
     path(post + "recommend/", views.recommend_post, name="recommend_post"),
     path("new/topic/", views.create_topic, name="create_topic"),
+    path("held/<int:held_id>/", views.held_post, name="held_post"),
 ]

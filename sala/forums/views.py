@@ -29,7 +29,7 @@ from sala.forums.forms import (
     ReplyForm,
     TopicForm,
 )
-from sala.forums.models import Forum, Post, Topic
+from sala.forums.models import Forum, HeldPost, Post, Topic
 from sala.forums.uploads import figure_markdown, store_post_image
 from sala.live.online import get_online
 from sala.staff import permissions
@@ -99,9 +99,13 @@ def _forum_listing(
         # Where the member has read a topic, their own reading point says more.
         unread = {**activity.replies, **unread}
         started = activity.started
+    held: list[HeldPost] = []
+    if isinstance(request.user, User):
+        held = selectors.list_held_topics(request.user, forum.pk)
     return {
         "forum": forum,
         "listing": listing,
+        "held_topics": held,
         "unread": unread,
         "started": started,
         # Its moderators tick topics to act on several at once (sala.moderation).
@@ -178,6 +182,8 @@ def _topic(request: HttpRequest, topic_id: int, slug: str, page: int) -> HttpRes
     if slug != topic_page.topic.slug:
         return _topic_moved(topic_page.topic, page)
     browsing = reading.record_browsing(request, topic_id, member)
+    if member is not None:  # the member's own part, as _member_topic fills it in
+        browsing = {**browsing, "held_replies": selectors.list_held_replies(member, topic_id)}
     can_moderate = powers.moderates(topic_page.topic.forum_id)
     html = _render_topic(request, topic_page, member, can_moderate=can_moderate, browsing=browsing)
     if member is not None:
@@ -232,6 +238,7 @@ def _member_topic(
         parts[MESSAGES_TEMPLATE] = ""  # most reads: nothing to say, nothing to render
     if member.suspended_now_until is None and member.silenced_now_until is None:
         parts[SUSPENDED_TEMPLATE] = ""
+    parts[HELD_TEMPLATE] = _held_replies(request, member, topic_id)
     reading.mark_read(member, topic_id, shared.facts["last_read"])
     return HttpResponse(
         shared_pages.fill(shared, request, rendered=parts, is_moderator=shared.facts["moderates"]),
@@ -240,6 +247,19 @@ def _member_topic(
 
 
 MESSAGES_TEMPLATE = "_messages.html"
+#: The member's own replies to the topic awaiting approval, below its posts.
+HELD_TEMPLATE = "forums/_held_replies.html"
+
+
+def _held_replies(request: HttpRequest, member: User, topic_id: int) -> str:
+    """Render `member`'s replies to the topic awaiting approval ("" without a query,
+    when they have none waiting anywhere)."""
+    held = selectors.list_held_replies(member, topic_id)
+    if not held:
+        return ""
+    return render_to_string(HELD_TEMPLATE, {"held_replies": held}, request)
+
+
 #: The notice a suspended or silenced member gets where the reply box would be.
 SUSPENDED_TEMPLATE = "forums/_suspended.html"
 
@@ -363,7 +383,7 @@ def create_topic(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                topic = services.create_topic(
+                topic = services.submit_topic(
                     forum=form.cleaned_data["forum"],
                     author=member,
                     title=form.cleaned_data["title"],
@@ -371,6 +391,8 @@ def create_topic(request: HttpRequest) -> HttpResponse:
                     source_url=form.cleaned_data["source_url"],
                     submission_key=form.cleaned_data["submission_key"],
                 )
+                if isinstance(topic, HeldPost):
+                    return _held_landing(request, topic)
                 return redirect(topic)
     else:
         forum_id = request.GET.get("forum", "")
@@ -392,12 +414,14 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                post = services.reply(
+                post = services.submit_reply(
                     topic=topic,
                     author=member,
                     text=form.cleaned_data["text"],
                     submission_key=form.cleaned_data["submission_key"],
                 )
+                if isinstance(post, HeldPost):
+                    return _held_landing(request, post)
                 return _to_its_page(post)
         # Shown again (a preview, a mistake to mend): the page shows the forum and more.
         topic = selectors.get_topic(topic_id)
@@ -406,6 +430,34 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         permissions.check_reply(member, topic)
         form = _reply_form_for(request, topic, member) or ReplyForm()
     return render(request, "forums/reply.html", {"topic": topic, "form": form, "preview": preview})
+
+
+def _held_landing(request: HttpRequest, held: HeldPost) -> HttpResponse:
+    """Tell the author their post waits for approval, and show it to them where it will be."""
+    messages.info(
+        request,
+        _("Your post awaits the moderators' approval; until then only you and they see it."),
+    )
+    if held.topic is not None and held.is_waiting:
+        # Every page of the topic shows its author their replies awaiting approval.
+        return HttpResponseRedirect(f"{held.topic.get_absolute_url()}#held-{held.pk}")
+    return redirect(held)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def held_post(request: HttpRequest, held_id: int) -> HttpResponse:
+    """Show a post awaiting approval to its author (who may withdraw it) and to the
+    forum's moderators; to everyone else it does not exist."""
+    member = _member(request)
+    held = selectors.get_held_post(held_id)
+    if not permissions.can_see_held(member, held):
+        raise Http404("No such post.")
+    if request.method == "POST":
+        services.withdraw_held(held=held, member=member)
+        messages.success(request, _("Your post is withdrawn; nobody will see it."))
+        return redirect(held.topic or held.forum)
+    return render(request, "forums/held_post.html", {"held": held})
 
 
 @login_required

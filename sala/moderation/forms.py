@@ -122,6 +122,8 @@ class ResolveForm(forms.Form):
             ("warn", _("Hide and warn")),
             ("suspend", _("Hide and suspend")),
             ("dismiss", _("Dismiss reports")),
+            ("approve", _("Approve")),
+            ("reject", _("Reject")),
         ],
         error_messages={"invalid_choice": _("That is not a way to resolve a report.")},
     )

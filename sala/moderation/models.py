@@ -28,6 +28,9 @@ OUTCOMES = {
     "warn": _("post hidden, author warned"),
     "suspend": _("post hidden, author suspended"),
     "dismiss": _("reports dismissed"),
+    "approve": _("approved and published"),
+    "reject": _("rejected"),
+    "withdrawn": _("withdrawn by its author"),
 }
 
 #: The states an item is still waiting for a moderator in.
@@ -35,14 +38,28 @@ WAITING = (State.OPEN, State.IN_REVIEW)
 
 
 class ReviewItem(models.Model):
-    """One post waiting for moderators, and why: its reports (later, its being held).
+    """One thing waiting for moderators, and why: a post and its reports, or a post held
+    for approval (`held`, and its reason).
 
     A post has at most one waiting item: new reports join it. Once resolved or rejected
     the item stays, as a record, and a later report opens a new one.
     """
 
     post = models.ForeignKey(
-        "forums.Post", on_delete=models.CASCADE, related_name="review_items", verbose_name=_("post")
+        "forums.Post",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="review_items",
+        verbose_name=_("post"),
+    )
+    held = models.OneToOneField(
+        "forums.HeldPost",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="review_item",
+        verbose_name=_("post awaiting approval"),
     )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
     #: The reports' weights summed: what the queue sorts by, heaviest first.
@@ -80,6 +97,12 @@ class ReviewItem(models.Model):
                 condition=models.Q(state__in=["open", "in_review"]),
                 name="moderation_one_waiting_item_per_post",
             ),
+            # A reported post or a held one, never both nor neither.
+            models.CheckConstraint(
+                condition=models.Q(post__isnull=False, held__isnull=True)
+                | models.Q(post__isnull=True, held__isnull=False),
+                name="moderation_item_post_or_held",
+            ),
         ]
         indexes = [
             models.Index(
@@ -90,7 +113,15 @@ class ReviewItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.post} ({self.get_state_display()})"
+        return f"{self.post or self.held} ({self.get_state_display()})"
+
+    @property
+    def forum_id(self) -> int:
+        """Return the id of the forum the item's post is (or would be) in."""
+        if self.held is not None:
+            return self.held.forum_id
+        assert self.post is not None  # noqa: S101  (the check constraint: one of the two)
+        return self.post.topic.forum_id
 
     @property
     def is_waiting(self) -> bool:

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from sala.accounts.models import User
 from sala.forums import services as forum_services
-from sala.forums.models import Post, Topic
+from sala.forums.events import HeldWithdrawn, PostHeld
+from sala.forums.models import HeldPost, HeldState, Post, Topic
 from sala.moderation import sanctions, services
 from sala.moderation.models import OUTCOMES, WAITING, Reason, Report, ReviewItem, ReviewNote, State
 from sala.staff import audit, permissions
@@ -87,10 +88,10 @@ def _locked_item(item: ReviewItem, actor: User) -> ReviewItem:
     """Return `item` as it is now, locked; refuse one already dealt with, saying how."""
     fresh = (
         ReviewItem.objects.select_for_update(of=("self",))
-        .select_related("post__topic", "post__author", "resolved_by")
+        .select_related("post__topic", "post__author", "held", "resolved_by")
         .get(pk=item.pk)
     )
-    permissions.check_review_item(actor, fresh.post.topic.forum_id)
+    permissions.check_review_item(actor, fresh.forum_id)
     if not fresh.is_waiting:
         who = fresh.resolved_by.name if fresh.resolved_by else _("Sala")
         raise PermissionDenied(
@@ -140,6 +141,8 @@ def resolve_item(
         raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
     item = _locked_item(item, actor)
     post = item.post
+    if post is None:
+        raise ValidationError(_("This post awaits approval: approve or reject it."))
     hides = outcome in ("hide", "warn", "suspend")
     if hides and not post.is_hidden and not post.is_deleted and not post.is_first:
         services.hide_post(post=post, acting=acting)
@@ -175,5 +178,84 @@ def resolve_item(
         forum_id=post.topic.forum_id,
         subject_id=post.author_id,
         after={"reports": item.report_count},
+    )
+    return item
+
+
+# -- Posts held for approval -----------------------------------------------------------------
+
+#: What a post awaiting approval weighs in the queue's order: its author is waiting, so
+#: as much as an established member's report.
+HELD_WEIGHT = 2.0
+
+
+def open_held_item(event: PostHeld) -> None:
+    """Put a post just held for approval in the queue (the listener of PostHeld)."""
+    ReviewItem.objects.get_or_create(held_id=event.held_id, defaults={"weight": HELD_WEIGHT})
+
+
+def open_missing_items() -> int:
+    """Put in the queue the posts awaiting approval that are not there (held by a
+    process that died before its listener ran); return how many."""
+    missing = HeldPost.objects.filter(state=HeldState.WAITING, review_item__isnull=True)
+    items = [ReviewItem(held=held, weight=HELD_WEIGHT) for held in missing[:1000]]
+    ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+    return len(items)
+
+
+def close_withdrawn_item(event: HeldWithdrawn) -> None:
+    """Take a post its author withdrew out of the queue (the listener of HeldWithdrawn)."""
+    ReviewItem.objects.filter(held_id=event.held_id, state__in=WAITING).update(
+        state=State.REJECTED, outcome="withdrawn", resolved_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def decide_held(*, item: ReviewItem, acting: Acting, approve: bool) -> ReviewItem:
+    """Approve the post `item` holds, publishing it as its author's topic or reply now
+    (with the events of any new post), or reject it (a reason required: nobody sees it).
+
+    Raise PermissionDenied for an item another moderator dealt with first, outside the
+    rules, or when the post can no longer be published (its author suspended or
+    silenced, its topic locked or deleted since: reject it then), and ValidationError
+    for a rejection without a reason.
+    """
+    actor = acting.actor
+    if actor is None:
+        raise ValueError("A post awaiting approval is decided by a moderator.")
+    item = _locked_item(item, actor)
+    if item.held is None:
+        raise ValidationError(_("This item is a reported post, not one awaiting approval."))
+    held = HeldPost.objects.select_for_update().select_related("forum").get(pk=item.held.pk)
+    permissions.check_approve_held(actor, held)
+    if not approve and not acting.reason:
+        raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
+    published = None
+    if approve:
+        try:
+            published = forum_services.publish_held(held)
+        except PermissionDenied as refusal:
+            raise PermissionDenied(
+                _("It can no longer be published: %(why)s Reject it instead.") % {"why": refusal}
+            ) from refusal
+    forum_services.settle_held(
+        held, HeldState.APPROVED if approve else HeldState.REJECTED, published
+    )
+    outcome = "approve" if approve else "reject"
+    item.state = State.RESOLVED if approve else State.REJECTED
+    item.outcome = outcome
+    item.resolved_by = actor
+    item.resolved_at = timezone.now()
+    item.assignee = item.assignee or actor
+    item.save(update_fields=["state", "outcome", "resolved_by", "resolved_at", "assignee"])
+    audit.record(
+        acting,
+        f"review.{outcome}",
+        target_type="review_item",
+        target_id=item.pk,
+        target_label=held.title or str(held),
+        forum_id=held.forum_id,
+        subject_id=held.author_id,
+        after={"post": published.pk if published else None, "why_held": held.reason},
     )
     return item

@@ -1,8 +1,10 @@
 """Warnings, silences and suspensions: what moderators (and warnings' automatic steps) do
 to a member, each one transaction with its audit entry.
 
-A silenced member reads, edits their posts and reports, but starts no topic and replies
-to none, until the silence ends by itself.
+A member whose posts are held writes as before, but their new topics and replies wait
+for the moderators' approval (sala.forums.services.submit_topic, submit_reply) until the
+holding ends by itself. A silenced member reads, edits their posts and reports, but starts
+no topic and replies to none, until the silence ends by itself.
 
 A suspended member reads everything but writes nothing (sala.staff.permissions refuses
 every write and says why and until when); the suspension ends by itself. Saving the
@@ -53,7 +55,7 @@ class Step:
     """An automatic step of warnings: what `points` active points do to a member."""
 
     points: int
-    action: str  # "silence" or "suspend"
+    action: str  # "approve", "silence" or "suspend"
     days: int
 
 
@@ -77,9 +79,9 @@ def warn_member(
     days: int | None = None,
 ) -> Warning:
     """Warn `member` for `acting.reason`, worth `points` for `days` (SALA_WARNING_DAYS);
-    when the member's active points reach a step of SALA_WARNING_STEPS, silence or
-    suspend them for its days (Sala's own action, logged as such; a longer one already
-    running is left as it is).
+    when the member's active points reach a step of SALA_WARNING_STEPS, hold their posts
+    for approval, silence or suspend them for its days (Sala's own action, logged as
+    such; a longer one already running is left as it is).
 
     Raise PermissionDenied outside the rules (permissions.check_warn_member, for the
     post's forum when there is a post) and ValidationError for a warning without a
@@ -138,21 +140,23 @@ def suspend_member(
 
 @transaction.atomic
 def lift_suspension(*, member: User, acting: Acting) -> User:
-    """End `member`'s suspension and silence now."""
+    """End `member`'s suspension, silence and the holding of their posts now."""
     if acting.actor is not None:
         permissions.check_suspend_member(acting.actor, member)
     member = User.objects.select_for_update().get(pk=member.pk)
-    member.suspended_until = member.silenced_until = None
-    member.suspension_reason = member.silence_reason = ""
-    member.save(
-        update_fields=["suspended_until", "suspension_reason", "silenced_until", "silence_reason"]
-    )
+    fields = []
+    for restriction in _RESTRICTIONS.values():
+        setattr(member, restriction.until_field, None)
+        setattr(member, restriction.reason_field, "")
+        fields += [restriction.until_field, restriction.reason_field]
+    member.save(update_fields=fields)
     _audit_member(acting, "member.unsuspend", member)
     return member
 
 
 class _Restriction(NamedTuple):
-    """What silencing or suspending writes: the member's two fields, the log's action."""
+    """What holding posts, silencing or suspending writes: the member's two fields, the
+    log's action."""
 
     until_field: str
     reason_field: str
@@ -160,13 +164,15 @@ class _Restriction(NamedTuple):
 
 
 _RESTRICTIONS = {
+    "approve": _Restriction("approval_until", "approval_reason", "member.hold_posts"),
     "silence": _Restriction("silenced_until", "silence_reason", "member.silence"),
     "suspend": _Restriction("suspended_until", "suspension_reason", "member.suspend"),
 }
 
 
 def _restrict(member: User, acting: Acting, until: datetime, kind: str) -> None:
-    """Silence or suspend (`kind`) `member` until `until`, for `acting.reason`, logged."""
+    """Hold the posts of (`kind` "approve"), silence or suspend `member` until `until`,
+    for `acting.reason`, logged."""
     until_field, reason_field, action = _RESTRICTIONS[kind]
     was: datetime | None = getattr(member, until_field)
     setattr(member, until_field, until)

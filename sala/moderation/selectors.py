@@ -28,7 +28,7 @@ class QueueItem:
 def _in_forums(powers: Powers) -> Q:
     if powers.moderates_everywhere:
         return Q()
-    return Q(post__topic__forum_id__in=powers.forum_ids)
+    return Q(post__topic__forum_id__in=powers.forum_ids) | Q(held__forum_id__in=powers.forum_ids)
 
 
 def list_queue(powers: Powers, *, closed: bool = False) -> list[QueueItem]:
@@ -38,7 +38,14 @@ def list_queue(powers: Powers, *, closed: bool = False) -> list[QueueItem]:
     items = (
         ReviewItem.objects.filter(_in_forums(powers))
         .select_related(
-            "post__author", "post__topic__forum", "post__hidden_by", "assignee", "resolved_by"
+            "post__author",
+            "post__topic__forum",
+            "post__hidden_by",
+            "held__author",
+            "held__forum",
+            "held__topic",
+            "assignee",
+            "resolved_by",
         )
         .prefetch_related(
             Prefetch("reports", Report.objects.select_related("reporter").order_by("created_at")),
@@ -57,10 +64,11 @@ def list_queue(powers: Powers, *, closed: bool = False) -> list[QueueItem]:
 
 
 def get_item(item_id: int) -> ReviewItem:
-    """Return a review item with its post and topic, or raise Http404."""
+    """Return a review item with its post and topic (or its post awaiting approval), or
+    raise Http404."""
     if item_id > MAX_ID:
         raise Http404("No such item.")
-    item = ReviewItem.objects.select_related("post__topic").filter(pk=item_id).first()
+    item = ReviewItem.objects.select_related("post__topic", "held").filter(pk=item_id).first()
     if item is None:
         raise Http404("No such item.")
     return item

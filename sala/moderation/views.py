@@ -388,7 +388,7 @@ def act_on_item(request: HttpRequest, item_id: int) -> HttpResponse:
     """Take, note or resolve one item of the queue, then show the queue again."""
     member = _member(request)
     item = selectors.get_item(item_id)
-    permissions.check_review_item(member, item.post.topic.forum_id)
+    permissions.check_review_item(member, item.forum_id)
     form = ResolveForm(request.POST)
     back = redirect(f"{reverse('moderation:queue')}#item-{item.pk}")
     if not form.is_valid():
@@ -400,6 +400,9 @@ def act_on_item(request: HttpRequest, item_id: int) -> HttpResponse:
             reports.claim_item(item=item, moderator=member)
         elif action == "note":
             reports.add_note(item=item, author=member, text=form.cleaned_data["note"])
+        elif action in ("approve", "reject"):
+            acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+            reports.decide_held(item=item, acting=acting, approve=action == "approve")
         else:
             acting = Acting.from_request(request, member, form.cleaned_data["reason"])
             reports.resolve_item(
@@ -544,6 +547,8 @@ _QUEUE_DONE = {
     "warn": gettext_lazy("Resolved: the post is hidden and its author warned."),
     "suspend": gettext_lazy("Resolved: the post is hidden and its author suspended."),
     "dismiss": gettext_lazy("The reports are dismissed."),
+    "approve": gettext_lazy("Approved: the post is published."),
+    "reject": gettext_lazy("Rejected: nobody but its author saw the post."),
 }
 
 

@@ -315,6 +315,70 @@ def can_see_hidden_post(user: AnyUser, post: PostFacts) -> bool:
     )
 
 
+# -- Posts held for approval ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a member's new post waits for approval: `reason` is one of the forums'
+    HoldReason values, `detail` says more for the moderators."""
+
+    reason: str
+    detail: str = ""
+
+
+def hold_for(user: AnyUser, forum_id: int, *, forum_approves: bool = False) -> Hold | None:
+    """Return why a post `user` is about to publish in forum `forum_id` must wait for its
+    moderators' approval, or None when it need not: while warnings hold their posts
+    (`approval_now_until`), when the post is a new topic in a forum that approves every
+    new topic (`forum_approves`), or while they have fewer than SALA_APPROVE_FIRST_POSTS
+    posts. The forum's moderators' posts are never held."""
+    hold = None
+    if getattr(user, "approval_now_until", None) is not None:
+        hold = Hold("warnings", getattr(user, "approval_reason", ""))
+    elif forum_approves:
+        hold = Hold("forum")
+    elif getattr(user, "post_count", 0) < settings.SALA_APPROVE_FIRST_POSTS:
+        hold = Hold("first_posts")
+    # The roles last: most posts are held by nothing, and need not read them.
+    if hold is None or moderates(user, forum_id):
+        return None
+    return hold
+
+
+class HeldFacts(Protocol):
+    """What the rules read of a post awaiting approval."""
+
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def forum_id(self) -> int: ...
+    @property
+    def is_waiting(self) -> bool: ...
+
+
+def can_see_held(user: AnyUser, held: HeldFacts) -> bool:
+    """Return whether `user` may read a post awaiting approval: its author and the
+    forum's moderators."""
+    return user.is_authenticated and (held.author_id == user.pk or moderates(user, held.forum_id))
+
+
+def check_withdraw_held(user: AnyUser, held: HeldFacts) -> None:
+    """Let the author take back their post while it still waits."""
+    _check_member(user)
+    if held.author_id != user.pk:
+        raise PermissionDenied(_("Only its author can withdraw a post."))
+    if not held.is_waiting:
+        raise PermissionDenied(_("This post no longer awaits approval."))
+
+
+def check_approve_held(user: AnyUser, held: HeldFacts) -> None:
+    """Let the forum's moderators approve or reject a post awaiting approval."""
+    _check_moderates(user, held.forum_id)
+    if not held.is_waiting:
+        raise PermissionDenied(_("This post no longer awaits approval."))
+
+
 # -- Moderators' tools on topics -----------------------------------------------------------
 
 
