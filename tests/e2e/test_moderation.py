@@ -1,6 +1,7 @@
 """Browser stories of moderation: members report a post until it hides itself, a
 moderator resolves it from the queue with a warning that suspends its author, the author
-sees the suspension, and a moderator of another forum is refused."""
+sees the suspension, and a moderator of another forum is refused; a warned member's reply
+waits for approval, seen by them alone, until a moderator approves it."""
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -9,6 +10,8 @@ from conftest import LiveSala, PageChecker
 from sala.accounts.tests.factories import make_member
 from sala.forums.models import Post
 from sala.forums.tests.factories import make_forum, make_moderator, make_replies, make_topic
+from sala.moderation import sanctions
+from sala.staff.audit import Acting
 from tests.e2e.visitors import MemberPage, OpenPage, member_page_fixture, open_page_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,3 +108,50 @@ def test_a_moderator_ticks_topics_on_the_forum_page_and_locks_then_moves_them(
     expect(moderator.get_by_text("1 topic moved.")).to_be_visible()
     moderator.goto(sala_server.url + sport.get_absolute_url())
     expect(moderator.get_by_role("link", name="Derby tickets sold out")).to_be_visible()
+
+
+def test_a_warned_members_reply_waits_for_approval_seen_by_them_alone_until_approved(
+    sala_server: LiveSala,
+    member_page: MemberPage,
+    open_page: OpenPage,
+    page_checker: PageChecker,
+) -> None:
+    news = make_forum(name="City news")
+    topic = make_topic(forum=news, title="The harbour market reopens on Saturday")
+    writer = make_member(username="oskar")
+    moderator_member = make_moderator("newsdesk", forum=news)
+    sanctions.warn_member(
+        member=writer, acting=Acting(make_moderator("globaldesk"), "Off-topic flooding"), points=1
+    )
+    base = sala_server.url
+    reader = open_page()
+    reader.goto(base + topic.get_absolute_url())
+
+    # The warning's first step holds the member's posts: they write, and see it waiting.
+    author = member_page(writer)
+    author.goto(base + topic.get_absolute_url())
+    author.get_by_label("Your reply").fill("The stalls open at eight, I asked the council.")
+    author.get_by_role("button", name="Submit Reply").click()
+    expect(author.get_by_text("Your post awaits the moderators' approval")).to_be_visible()
+    held = author.locator(".post--held")
+    expect(held).to_contain_text("Awaiting approval: only you and the moderators see this post")
+    expect(held).to_contain_text("The stalls open at eight")
+    page_checker.check(author)
+    expect(reader.get_by_text("The stalls open at eight")).to_have_count(0)
+
+    # The forum's moderator finds it in the queue with its reason, and approves it.
+    moderator = member_page(moderator_member)
+    moderator.goto(base + "/moderation/queue/")
+    item = moderator.get_by_role("listitem").filter(has_text="Reply to")
+    expect(item).to_contain_text("the author's warnings hold their posts")
+    expect(item).to_contain_text("Off-topic flooding")
+    page_checker.check(moderator)
+    item.get_by_role("button", name="Approve").click()
+    expect(moderator.get_by_text("Approved: the post is published.")).to_be_visible()
+
+    # Published now, as the topic's second post (the guests' copy of the page dropped).
+    reader.reload()
+    expect(reader.locator("#post-2")).to_contain_text("The stalls open at eight")
+    author.goto(base + topic.get_absolute_url())
+    expect(author.locator(".post--held")).to_have_count(0)
+    expect(author.locator("#post-2")).to_contain_text("The stalls open at eight")

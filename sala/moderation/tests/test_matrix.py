@@ -77,6 +77,21 @@ def _report_first(scene: Scene) -> None:
     reports.report_post(post=scene.reply, reporter=make_member(), reason=Reason.SPAM)
 
 
+def _hold_first(scene: Scene) -> None:
+    """A new topic held in the scene's forum, in the queue."""
+    forum = scene.forum
+    forum.approve_new_topics = True
+    forum_services.submit_topic(forum=forum, author=make_member(), title="Held", text="Wait.")
+    reports.open_missing_items()  # as its listener does once the hold commits
+
+
+def _decide(client: Client, action: str) -> "Response":
+    item = ReviewItem.objects.get()
+    return client.post(
+        reverse("moderation:act_on_item", args=[item.pk]), {"action": action, "reason": "Ad"}
+    )
+
+
 def _lock_first(scene: Scene) -> None:
     Topic.objects.filter(pk=scene.topic.pk).update(is_locked=True)
 
@@ -183,6 +198,18 @@ ACTIONS = [
         ),
         lambda scene: ReviewItem.objects.get().state == State.RESOLVED,
         prepare=_report_first,
+    ),
+    Action(
+        "approve a post awaiting approval",
+        lambda client, scene: _decide(client, "approve"),
+        lambda scene: Topic.objects.filter(title="Held").exists(),
+        prepare=_hold_first,
+    ),
+    Action(
+        "reject a post awaiting approval",
+        lambda client, scene: _decide(client, "reject"),
+        lambda scene: ReviewItem.objects.get().state == State.REJECTED,
+        prepare=_hold_first,
     ),
     Action(
         "lock topics ticked on the forum page",
