@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 
-from sala.core import local_memo, page_cache, shared_pages
+from sala.core import local_memo, page_cache, rate_limits, shared_pages
 from sala.core.buffered_counts import get_counter
 from sala.live.bus import get_bus
 from sala.live.presence import get_presence
@@ -206,11 +206,26 @@ def _fresh_cache() -> Iterator[None]:
     get_presence.cache_clear()
     get_bus.cache_clear()
     get_slots.cache_clear()
+    rate_limits.reset()
     yield
     cache.clear()
     # A view called outside the middleware (or a mail rendered in a member's language)
     # leaves its language active in this thread; the next test starts in the default.
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings: Any) -> None:
+    """Let tests post as fast as they like; the tests of the limits turn them on
+    (the `rate_limits_on` fixture)."""
+    settings.SALA_RATE_LIMITS_ON = False
+
+
+@pytest.fixture
+def rate_limits_on(settings: Any) -> Any:
+    """Turn the rate limits on, with their defaults; return the settings to change them."""
+    settings.SALA_RATE_LIMITS_ON = True
+    return settings
 
 
 @pytest.fixture(autouse=True)
@@ -279,6 +294,8 @@ def server_environment(smtp_port: int, data_dir: Path) -> dict[str, str]:
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         SECRET_KEY="test-server-key-" + "x" * 40,
         SALA_LOG_LEVEL="WARNING",
+        # Browser stories post as fast as a script can; the limits are tested in-process.
+        SALA_RATE_LIMITS_ON="0",
         # The server's in-process runner runs what the server enqueues (its mail) at once,
         # but must not look for due tasks on its own: it shares the test database with
         # the `sala worker` processes of sala/core/tests/test_tasks.py.

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "sala.core",
     "sala.accounts",
     "sala.staff",
+    "sala.trust",
     "sala.forums",
     "sala.text",
     "sala.live",
@@ -175,7 +176,10 @@ LOGIN_REDIRECT_URL = "/"
 
 # The accounts' adapter, with bans refused at sign-up and sign-in.
 ACCOUNT_ADAPTER = "sala.moderation.adapter.ModeratedAccountAdapter"
-ACCOUNT_FORMS = {"login": "sala.accounts.forms.LoginForm"}
+ACCOUNT_FORMS = {
+    "login": "sala.accounts.forms.LoginForm",
+    "signup": "sala.accounts.forms.SignupForm",
+}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
@@ -188,9 +192,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SALA_SITE_NAME}] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SALA_HTTPS else "http"
-#: Failed sign-ins and reset requests are limited per address and per account.
+#: Reset requests and e-mail confirmations are limited per address and per account by
+#: allauth; failed sign-ins and the sign-ups of a day by Sala's limiter (SALA_RATE_LIMITS).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "signup": "20/m/ip",
@@ -286,6 +291,29 @@ SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
 #: A member's first posts that wait for moderators' approval, until this many of theirs
 #: are published (0: none wait).
 SALA_APPROVE_FIRST_POSTS = environment.integer("SALA_APPROVE_FIRST_POSTS", 0)
+#: Rate limits on (SALA_RATE_LIMITS_ON, default on); the tests turn them off except
+#: where they test them.
+SALA_RATE_LIMITS_ON = environment.flag("SALA_RATE_LIMITS_ON", True)
+#: Each limit as "N/S": at most N in any S seconds (S may end in m, h or d), or "off".
+#: Change any in SALA_RATE_LIMITS, such as "reply=1/10,topics_day=off". "_new" limits
+#: are for new members (fewer than SALA_ESTABLISHED_POSTS posts), "_first_day" ones for
+#: a member's first day; staff are never limited. docs/subsystems/trust.md has them all.
+SALA_RATE_LIMITS = {
+    "topic": "1/15",
+    "topic_new": "1/120",
+    "reply": "1/5",
+    "reply_new": "1/30",
+    "same_text": "1/5m",
+    "topics_day": "20/d",
+    "topics_first_day": "3/d",
+    "replies_day": "100/d",
+    "replies_first_day": "10/d",
+    "edits_day": "30/d",
+    "reports_day": "20/d",
+    "signups_address": "3/d",
+    "signin_failures_address": "20/10m",
+    "signin_failures_account": "5/5m",
+} | environment.mapping("SALA_RATE_LIMITS")
 #: Days a warning counts towards its member's points, unless the moderator says otherwise.
 SALA_WARNING_DAYS = environment.integer("SALA_WARNING_DAYS", 90)
 #: The automatic steps of warnings: (active points reached, "approve", "silence" or

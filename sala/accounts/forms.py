@@ -3,11 +3,14 @@
 from typing import Any
 
 from allauth.account import forms as allauth_forms
+from allauth.core import context as allauth_context
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from sala.accounts.models import User, time_zone_choices
+from sala.core import rate_limits
+from sala.core.client_address import client_address
 from sala.core.images import ImageRejected, encode_square_webp, open_untrusted_image
 
 #: Side of the stored avatar, in pixels (shown at up to 128 CSS pixels on 2x screens).
@@ -86,3 +89,23 @@ class LoginForm(allauth_forms.LoginForm):  # type: ignore[misc]  # allauth is un
         login = self.fields["login"]
         login.label = _("Username or email")
         login.widget.attrs.update({"autocomplete": "username", "placeholder": ""})
+
+
+class SignupForm(allauth_forms.SignupForm):  # type: ignore[misc]  # allauth is untyped
+    """allauth's sign-up form, with the sign-ups a day allowed from one address
+    (SALA_RATE_LIMITS["signups_address"]): past them, the form says when to try again and
+    keeps what was typed."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        if self.errors:
+            return cleaned
+        request = allauth_context.request
+        address = rate_limits.address_key(client_address(request)) if request else ""
+        decision = rate_limits.hit("signups_address", address)
+        if not decision.allowed:
+            refusal = rate_limits.refused(
+                decision, str(_("Too many accounts were made from your network today."))
+            )
+            raise forms.ValidationError(refusal.message, code="too_many_signups")
+        return cleaned

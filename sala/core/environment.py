@@ -39,6 +39,20 @@ def string_list(name: str, default: list[str]) -> list[str]:
     return items or default
 
 
+def mapping(name: str) -> dict[str, str]:
+    """Return the environment variable `name`, written "key=value,key=value", as a dict."""
+    raw = os.environ.get(name, "")
+    items: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not key=value.")
+        items[key.strip()] = value.strip()
+    return items
+
+
 def data_dir() -> Path:
     """Return the folder Sala keeps its files in (database, secret key, uploads), creating it."""
     raw = os.environ.get("SALA_DATA_DIR")

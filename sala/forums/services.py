@@ -27,6 +27,7 @@ from sala.accounts import selectors as accounts_selectors
 from sala.accounts.events import MemberChanged
 from sala.accounts.models import User
 from sala.core.events import announce
+from sala.core.rate_limits import RateLimited
 from sala.forums import counters, selectors
 from sala.forums.events import (
     HeldWithdrawn,
@@ -51,6 +52,7 @@ from sala.forums.models import (
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
 from sala.text.cooking import CookedText, cook
+from sala.trust import limits
 
 
 def cook_post(text: str) -> CookedText:
@@ -194,6 +196,9 @@ def submit_topic(
     """Start a topic for a member, as create_topic does, unless it must wait for the
     moderators' approval (permissions.hold_for): then hold it, and return what waits."""
     permissions.check_start_topic(author, forum.pk)
+    repeated = _check_rates(author, "topic", text, submission_key)
+    if repeated is not None:
+        return repeated.topic if isinstance(repeated, Post) else repeated
     hold = permissions.hold_for(author, forum.pk, forum_approves=forum.approve_new_topics)
     if hold is None:
         return create_topic(
@@ -220,11 +225,35 @@ def submit_reply(
     """Reply for a member, as reply does, unless the reply must wait for the moderators'
     approval (permissions.hold_for): then hold it, and return what waits."""
     permissions.check_reply(author, topic)
+    repeated = _check_rates(author, "reply", text, submission_key)
+    if repeated is not None:
+        return repeated
     hold = permissions.hold_for(author, topic.forum_id)
     if hold is None:
         return reply(topic=topic, author=author, text=text, submission_key=submission_key)
     held = HeldPost(forum_id=topic.forum_id, topic=topic, author=author, text=text)
     return _hold(held, hold, submission_key)
+
+
+def _check_rates(
+    author: User, kind: limits.PostKind, text: str, submission_key: uuid.UUID | None
+) -> Post | HeldPost | None:
+    """Count the post against the author's rate limits (trust.limits.check_post); raise
+    RateLimited when it is refused, unless it repeats a submission already stored (a
+    double click): then return what that one became."""
+    try:
+        limits.check_post(author, kind, text)
+    except RateLimited:
+        if submission_key is not None:
+            existing = _find_submitted(author, submission_key) or (
+                HeldPost.objects.filter(author=author, submission_key=submission_key)
+                .select_related("topic", "forum")
+                .first()
+            )
+            if existing is not None:
+                return existing
+        raise
+    return None
 
 
 def _hold(held: HeldPost, hold: permissions.Hold, submission_key: uuid.UUID | None) -> HeldPost:
@@ -447,13 +476,14 @@ def edit_post(
 
     An edit of another member's post (a moderator's) is recorded in the audit log with
     the text before and after. Raise PermissionDenied outside the edit rules (see
-    permissions.check_edit_post).
+    permissions.check_edit_post), RateLimited past the day's cap of edits.
     """
     permissions.check_edit_post(editor, post)
     topic = post.topic
     new_title = title if title is not None and post.is_first else topic.title
     if text == post.text and new_title == topic.title:
         return post
+    limits.check_edit(editor)
     before = {"text": post.text, **({"title": topic.title} if post.is_first else {})}
     PostRevision.objects.create(
         post=post,

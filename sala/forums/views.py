@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
-from sala.core import local_memo, page_cache, shared_pages
+from sala.core import local_memo, page_cache, rate_limits, shared_pages
 from sala.core.images import ImageRejected
+from sala.core.rate_limits import RateLimited
 from sala.forums import cached_pages, reading, selectors, services
 from sala.forums.forms import (
     ACTION_ATTACH,
@@ -377,27 +378,33 @@ def create_topic(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     # A suspended or silenced member is told before writing anything.
     permissions.check_start_topic(member)
-    preview = None
+    preview = refusal = None
     if request.method == "POST":
         form = TopicForm(request.POST, request.FILES)
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                topic = services.submit_topic(
-                    forum=form.cleaned_data["forum"],
-                    author=member,
-                    title=form.cleaned_data["title"],
-                    text=form.cleaned_data["text"],
-                    source_url=form.cleaned_data["source_url"],
-                    submission_key=form.cleaned_data["submission_key"],
-                )
-                if isinstance(topic, HeldPost):
-                    return _held_landing(request, topic)
-                return redirect(topic)
+                try:
+                    topic = services.submit_topic(
+                        forum=form.cleaned_data["forum"],
+                        author=member,
+                        title=form.cleaned_data["title"],
+                        text=form.cleaned_data["text"],
+                        source_url=form.cleaned_data["source_url"],
+                        submission_key=form.cleaned_data["submission_key"],
+                    )
+                except RateLimited as refused:
+                    refusal = refused
+                    form.add_error("text", refused.message)
+                else:
+                    if isinstance(topic, HeldPost):
+                        return _held_landing(request, topic)
+                    return redirect(topic)
     else:
         forum_id = request.GET.get("forum", "")
         form = TopicForm(initial={"forum": int(forum_id)} if selectors.is_number(forum_id) else {})
-    return render(request, "forums/create_topic.html", {"form": form, "preview": preview})
+    context = {"form": form, "preview": preview}
+    return rate_limits.answer(render(request, "forums/create_topic.html", context), refusal)
 
 
 @login_required
@@ -405,7 +412,7 @@ def create_topic(request: HttpRequest) -> HttpResponse:
 def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
     """Post a reply (or preview it, or add an image to it) and land on it."""
     member = _member(request)
-    preview = None
+    preview = refusal = None
     if request.method == "POST":
         # Only what posting reads, for the busiest write; the page, if shown, has it all.
         topic = selectors.get_topic_to_reply(topic_id)
@@ -414,22 +421,28 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                post = services.submit_reply(
-                    topic=topic,
-                    author=member,
-                    text=form.cleaned_data["text"],
-                    submission_key=form.cleaned_data["submission_key"],
-                )
-                if isinstance(post, HeldPost):
-                    return _held_landing(request, post)
-                return _to_its_page(post)
+                try:
+                    post = services.submit_reply(
+                        topic=topic,
+                        author=member,
+                        text=form.cleaned_data["text"],
+                        submission_key=form.cleaned_data["submission_key"],
+                    )
+                except RateLimited as refused:
+                    refusal = refused
+                    form.add_error("text", refused.message)
+                else:
+                    if isinstance(post, HeldPost):
+                        return _held_landing(request, post)
+                    return _to_its_page(post)
         # Shown again (a preview, a mistake to mend): the page shows the forum and more.
         topic = selectors.get_topic(topic_id)
     else:
         topic = selectors.get_topic(topic_id)
         permissions.check_reply(member, topic)
         form = _reply_form_for(request, topic, member) or ReplyForm()
-    return render(request, "forums/reply.html", {"topic": topic, "form": form, "preview": preview})
+    context = {"topic": topic, "form": form, "preview": preview}
+    return rate_limits.answer(render(request, "forums/reply.html", context), refusal)
 
 
 def _held_landing(request: HttpRequest, held: HeldPost) -> HttpResponse:
@@ -470,7 +483,7 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
     topic = post.topic
     permissions.check_edit_post(member, post)
     shape = {"with_title": post.is_first, "with_reason": post.author_id != member.pk}
-    preview = None
+    preview = refusal = None
     if request.method == "POST":
         form = EditPostForm(request.POST, **shape)
         if form.is_valid():
@@ -478,22 +491,24 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
                 preview = services.cook_post(form.cleaned_data["text"]).html
             else:
                 acting = Acting.from_request(request, member, form.cleaned_data.get("reason", ""))
-                services.edit_post(
-                    post=post,
-                    editor=member,
-                    text=form.cleaned_data["text"],
-                    title=form.cleaned_data.get("title"),
-                    reason=acting.reason,
-                    address=acting.address,
-                )
-                return _to_its_page(post)
+                try:
+                    services.edit_post(
+                        post=post,
+                        editor=member,
+                        text=form.cleaned_data["text"],
+                        title=form.cleaned_data.get("title"),
+                        reason=acting.reason,
+                        address=acting.address,
+                    )
+                except RateLimited as refused:
+                    refusal = refused
+                    form.add_error("text", refused.message)
+                else:
+                    return _to_its_page(post)
     else:
         form = EditPostForm(initial={"text": post.text, "title": topic.title}, **shape)
-    return render(
-        request,
-        "forums/edit_post.html",
-        {"topic": topic, "post": post, "form": form, "preview": preview},
-    )
+    context = {"topic": topic, "post": post, "form": form, "preview": preview}
+    return rate_limits.answer(render(request, "forums/edit_post.html", context), refusal)
 
 
 @login_required

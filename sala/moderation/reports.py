@@ -22,6 +22,7 @@ from sala.moderation import sanctions, services
 from sala.moderation.models import OUTCOMES, WAITING, Reason, Report, ReviewItem, ReviewNote, State
 from sala.staff import audit, permissions
 from sala.staff.audit import Acting
+from sala.trust import limits
 
 #: What the log and the post's notice say when reports hid a post.
 HIDDEN_AFTER_REPORTS = "Hidden after reports, pending review."
@@ -50,7 +51,8 @@ def report_post(*, post: Post, reporter: User, reason: str, text: str = "") -> R
     joins (or opens). Enough reports hide a reply at once, pending review.
 
     Raise PermissionDenied outside the rules (permissions.check_report_post) and
-    ValidationError for a second report of the post, or "other" without details.
+    ValidationError for a second report of the post, or "other" without details;
+    RateLimited past the day's cap of reports (trust.limits.check_report).
     """
     text = text.strip()
     if reason not in Reason.values:
@@ -62,6 +64,7 @@ def report_post(*, post: Post, reporter: User, reason: str, text: str = "") -> R
     permissions.check_report_post(reporter, post)
     if Report.objects.filter(post=post, reporter=reporter).exists():
         raise ValidationError(_("You have reported this post already; the moderators have it."))
+    limits.check_report(reporter)
     item = ReviewItem.objects.filter(post=post, state__in=WAITING).first()
     if item is None:
         item = ReviewItem.objects.create(post=post)

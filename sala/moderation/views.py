@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sala.accounts.models import User
+from sala.core import rate_limits
+from sala.core.rate_limits import RateLimited
 from sala.forums import selectors as forum_selectors
 from sala.forums.models import Post
 from sala.moderation import bans, reports, selectors, services
@@ -349,6 +351,7 @@ def report_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> 
     post = forum_selectors.get_topic_post(topic_id, number)
     permissions.check_report_post(member, post)
     form = ReportForm(request.POST or None)
+    refusal = None
     if request.method == "POST" and form.is_valid():
         try:
             reports.report_post(
@@ -359,12 +362,14 @@ def report_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> 
             )
         except ValidationError as invalid:
             form.add_error(None, invalid)
+        except RateLimited as refused:
+            refusal = refused
+            form.add_error(None, refused.message)
         else:
             messages.success(request, _("Thank you: the moderators will look at the post."))
             return _back_to(post)
-    return render(
-        request, "moderation/report.html", {"post": post, "topic": post.topic, "form": form}
-    )
+    context = {"post": post, "topic": post.topic, "form": form}
+    return rate_limits.answer(render(request, "moderation/report.html", context), refusal)
 
 
 @login_required

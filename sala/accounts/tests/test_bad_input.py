@@ -12,7 +12,7 @@ from django.test import Client
 
 from conftest import SmtpSink
 from sala.accounts.models import User
-from sala.accounts.tests.factories import DEFAULT_PASSWORD, make_member
+from sala.accounts.tests.factories import make_member
 from sala.core.tests.html_pages import (
     assert_error_at_field,
     assert_kept,
@@ -354,22 +354,6 @@ def test_sign_in_with_empty_fields_marks_both_fields(client: Client, alice: User
     page = page_of(response)
     assert_error_at_field(page, "login", "This field is required.")
     assert_error_at_field(page, "password", "This field is required.")
-
-
-def test_after_five_wrong_passwords_even_the_right_one_is_refused_for_a_while(
-    client: Client, alice: User
-) -> None:
-    for _attempt in range(5):
-        response = client.post(LOGIN, {"login": "alice", "password": "not my password"})
-        assert "not correct" in page_of(response).form_errors
-
-    response = client.post(LOGIN, {"login": "alice", "password": DEFAULT_PASSWORD})
-
-    assert response.status_code == 200
-    page = page_of(response)
-    assert "Too many failed login attempts. Try again later." in page.form_errors
-    assert_kept(page, {"login": "alice"}, "login")
-    assert "_auth_user_id" not in client.session
 
 
 @pytest.mark.parametrize("username", ["សុខា", "अनिल", "Łukasz", "Ἀλέξανδρος", "山田"])
