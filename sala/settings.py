@@ -291,6 +291,14 @@ SALA_ESTABLISHED_POSTS = environment.integer("SALA_ESTABLISHED_POSTS", 10)
 #: A member's first posts that wait for moderators' approval, until this many of theirs
 #: are published (0: none wait).
 SALA_APPROVE_FIRST_POSTS = environment.integer("SALA_APPROVE_FIRST_POSTS", 0)
+#: Most links, images and members mentioned a new member (fewer than
+#: SALA_ESTABLISHED_POSTS posts) may put in one post (SALA_NEW_MEMBER_MAX_LINKS, _IMAGES,
+#: _MENTIONS; defaults 2, 1 and 2).
+SALA_NEW_MEMBER_MAX_LINKS = environment.integer("SALA_NEW_MEMBER_MAX_LINKS", 2)
+SALA_NEW_MEMBER_MAX_IMAGES = environment.integer("SALA_NEW_MEMBER_MAX_IMAGES", 1)
+SALA_NEW_MEMBER_MAX_MENTIONS = environment.integer("SALA_NEW_MEMBER_MAX_MENTIONS", 2)
+#: Days a moderator may undo a spammer clean-up (SALA_SPAMMER_UNDO_DAYS, default 30).
+SALA_SPAMMER_UNDO_DAYS = environment.integer("SALA_SPAMMER_UNDO_DAYS", 30)
 #: Rate limits on (SALA_RATE_LIMITS_ON, default on); the tests turn them off except
 #: where they test them.
 SALA_RATE_LIMITS_ON = environment.flag("SALA_RATE_LIMITS_ON", True)

@@ -1,6 +1,7 @@
 """How allauth fits Sala: the community's name in mail, mail sent from a background task,
 and failed sign-ins counted by the site's one limiter (sala.core.rate_limits)."""
 
+import ipaddress
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -16,6 +17,15 @@ from sala.core import rate_limits
 from sala.core.client_address import client_address
 from sala.core.rate_limits import Decision
 from sala.core.tasks.mail import enqueue_email
+
+
+def _address_of(request: HttpRequest) -> str | None:
+    """Return the client's address, or None if what came is no address at all."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def _signin_account(credentials: dict[str, Any]) -> str:
@@ -94,3 +104,20 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth is
         rate_limits.forget("signin_failures_account", email)
         for username in User.objects.filter(email__iexact=email).values_list("username", flat=True):
             rate_limits.forget("signin_failures_account", username.casefold())
+
+    # -- Where members come from ----------------------------------------------------------
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        """Save a new member with the address they signed up from."""
+        address = _address_of(request)
+        user.signup_address = user.last_address = address
+        return super().save_user(request, user, form, commit=commit)
+
+    def login(self, request: HttpRequest, user: Any) -> None:
+        """Sign `user` in, noting the address they came from when it changed."""
+        super().login(request, user)
+        address = _address_of(request)
+        if isinstance(user, User) and address and user.last_address != address:
+            # An UPDATE of its own: an address is no reason to forget the remembered member.
+            User.objects.filter(pk=user.pk).update(last_address=address)
+            user.last_address = address

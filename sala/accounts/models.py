@@ -73,6 +73,10 @@ class User(AbstractUser):
     #: Their posts waiting for approval now (sala.forums.HeldPost): the pages look for
     #: them only while there are some.
     held_count = models.PositiveIntegerField(_("posts awaiting approval"), default=0)
+    #: Where the member signed up from, and last signed in from: what the spammer
+    #: clean-up bans besides their address (sala.moderation.spammers).
+    signup_address = models.GenericIPAddressField(_("signed up from"), null=True, blank=True)
+    last_address = models.GenericIPAddressField(_("last signed in from"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member")

@@ -42,12 +42,16 @@ def client_address(request: HttpRequest) -> str:
 
 
 def client_network(request: HttpRequest) -> str:
-    """Return the client's address as a cap counts it: an IPv6 client by its /64.
+    """Return the client's address as a cap counts it: an IPv6 client by its /64."""
+    return address_network(client_address(request))
+
+
+def address_network(address: str) -> str:
+    """Return `address` as a cap counts it: itself, or an IPv6 address's /64.
 
     One IPv6 home connection holds a whole /64, billions of addresses; counting each
     alone would let one client get around any per-address cap.
     """
-    address = client_address(request)
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

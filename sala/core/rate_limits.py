@@ -13,7 +13,6 @@ limit through while Redis is down.
 """
 
 import functools
-import ipaddress
 import logging
 import math
 import re
@@ -29,6 +28,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import ngettext
 
+from sala.core.client_address import address_network
 from sala.core.redis_client import OutageGuard, fail_fast_client
 
 logger = logging.getLogger(__name__)
@@ -105,17 +105,9 @@ def wait_message(seconds: int) -> str:
 
 
 def address_key(address: str) -> str:
-    """Return the key an address is limited under: itself, or its /64 for IPv6, since one
-    subscriber gets a whole /64 and could otherwise take a fresh address per request."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.IPv6Network((parsed, 64), strict=False).network_address)
-    return str(parsed)
+    """Return the key an address is limited under: itself, or its /64 for IPv6
+    (sala.core.client_address.address_network)."""
+    return address_network(address)
 
 
 class Windows(Protocol):

@@ -99,16 +99,17 @@ def create_topic(
     text: str,
     source_url: str = "",
     submission_key: uuid.UUID | None = None,
+    cooked: CookedText | None = None,
 ) -> Topic:
-    """Start a topic in `forum` with its first post, cooked and counted; announce it
-    to the forum's open pages after commit.
+    """Start a topic in `forum` with its first post, cooked (unless `cooked` is the text
+    cooked already) and counted; announce it to the forum's open pages after commit.
 
     Raise PermissionDenied for guests and inactive members, and ValidationError for a
     source that is not an http(s) address.
     """
     permissions.check_start_topic(author, forum.pk)
     source_url = validate_source_url(source_url) if source_url else ""
-    cooked = cook_post(text)
+    cooked = cooked or cook_post(text)
 
     @transaction.atomic
     def write() -> Post:
@@ -141,10 +142,16 @@ def create_topic(
 
 
 def reply(
-    *, topic: Topic, author: User, text: str, submission_key: uuid.UUID | None = None
+    *,
+    topic: Topic,
+    author: User,
+    text: str,
+    submission_key: uuid.UUID | None = None,
+    cooked: CookedText | None = None,
 ) -> Post:
-    """Add a reply at the end of `topic`, cooked and counted; announce it after commit
-    to the topic's open pages and its forum's.
+    """Add a reply at the end of `topic`, cooked (unless `cooked` is the text cooked
+    already) and counted; announce it after commit to the topic's open pages and its
+    forum's.
 
     On PostgreSQL a reply to an open topic is stored in one statement (see
     _store_reply_at_once). `topic` is brought up to date with the reply: its last number,
@@ -152,7 +159,7 @@ def reply(
     moderating) or a deleted one.
     """
     permissions.check_reply(author, topic)
-    cooked = cook_post(text)
+    cooked = cooked or cook_post(text)
 
     def write() -> Post:
         post = Post(
@@ -199,6 +206,7 @@ def submit_topic(
     repeated = _check_rates(author, "topic", text, submission_key)
     if repeated is not None:
         return repeated.topic if isinstance(repeated, Post) else repeated
+    cooked = _cooked_within_limits(author, text)
     hold = permissions.hold_for(author, forum.pk, forum_approves=forum.approve_new_topics)
     if hold is None:
         return create_topic(
@@ -208,6 +216,7 @@ def submit_topic(
             text=text,
             source_url=source_url,
             submission_key=submission_key,
+            cooked=cooked,
         )
     held = HeldPost(
         forum=forum,
@@ -216,7 +225,7 @@ def submit_topic(
         source_url=validate_source_url(source_url) if source_url else "",
         text=text,
     )
-    return _hold(held, hold, submission_key)
+    return _hold(held, hold, submission_key, cooked)
 
 
 def submit_reply(
@@ -228,11 +237,14 @@ def submit_reply(
     repeated = _check_rates(author, "reply", text, submission_key)
     if repeated is not None:
         return repeated
+    cooked = _cooked_within_limits(author, text)
     hold = permissions.hold_for(author, topic.forum_id)
     if hold is None:
-        return reply(topic=topic, author=author, text=text, submission_key=submission_key)
+        return reply(
+            topic=topic, author=author, text=text, submission_key=submission_key, cooked=cooked
+        )
     held = HeldPost(forum_id=topic.forum_id, topic=topic, author=author, text=text)
-    return _hold(held, hold, submission_key)
+    return _hold(held, hold, submission_key, cooked)
 
 
 def _check_rates(
@@ -256,13 +268,29 @@ def _check_rates(
     return None
 
 
-def _hold(held: HeldPost, hold: permissions.Hold, submission_key: uuid.UUID | None) -> HeldPost:
+def _cooked_within_limits(author: User, text: str) -> CookedText | None:
+    """Refuse a new member's text over their limits on links, images and mentions
+    (trust.limits.check_content), returning it cooked; None (and no cooking, which looks
+    members up) for everyone else."""
+    if not permissions.is_new_member(author):
+        return None
+    cooked = cook_post(text)
+    limits.check_content(author, cooked)
+    return cooked
+
+
+def _hold(
+    held: HeldPost,
+    hold: permissions.Hold,
+    submission_key: uuid.UUID | None,
+    cooked: CookedText | None = None,
+) -> HeldPost:
     """Store `held`, cooked, for `hold`'s reason; count it for its author; announce it.
 
     A repeated submission (the same key) returns what the first one held, or the post it
     has become since.
     """
-    held.html = cook_post(held.text).html
+    held.html = (cooked or cook_post(held.text)).html
     held.reason, held.reason_detail = hold.reason, hold.detail[:500]
     held.submission_key = submission_key
     try:
@@ -483,6 +511,9 @@ def edit_post(
     new_title = title if title is not None and post.is_first else topic.title
     if text == post.text and new_title == topic.title:
         return post
+    cooked = cook_post(text)
+    if post.author_id == editor.pk and permissions.is_new_member(editor):
+        limits.check_content(editor, cooked)
     limits.check_edit(editor)
     before = {"text": post.text, **({"title": topic.title} if post.is_first else {})}
     PostRevision.objects.create(
@@ -496,7 +527,7 @@ def edit_post(
         reason=reason.strip(),
     )
     post.text = text
-    post.html = cook_post(text).html
+    post.html = cooked.html
     post.edited_at = timezone.now()
     post.edit_count += 1
     post.save(update_fields=["text", "html", "edited_at", "edit_count"])

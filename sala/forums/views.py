@@ -1,13 +1,14 @@
 """Forum pages: the index, a forum, a topic, and the forms that write to them."""
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -384,21 +385,21 @@ def create_topic(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                try:
-                    topic = services.submit_topic(
+                topic, refusal = _written_or_refused(
+                    form,
+                    partial(
+                        services.submit_topic,
                         forum=form.cleaned_data["forum"],
                         author=member,
                         title=form.cleaned_data["title"],
                         text=form.cleaned_data["text"],
                         source_url=form.cleaned_data["source_url"],
                         submission_key=form.cleaned_data["submission_key"],
-                    )
-                except RateLimited as refused:
-                    refusal = refused
-                    form.add_error("text", refused.message)
-                else:
-                    if isinstance(topic, HeldPost):
-                        return _held_landing(request, topic)
+                    ),
+                )
+                if isinstance(topic, HeldPost):
+                    return _held_landing(request, topic)
+                if topic is not None:
                     return redirect(topic)
     else:
         forum_id = request.GET.get("forum", "")
@@ -421,19 +422,19 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         if form.is_valid():
             preview = _preview_or_attach(request, form)
             if preview is None:
-                try:
-                    post = services.submit_reply(
+                post, refusal = _written_or_refused(
+                    form,
+                    partial(
+                        services.submit_reply,
                         topic=topic,
                         author=member,
                         text=form.cleaned_data["text"],
                         submission_key=form.cleaned_data["submission_key"],
-                    )
-                except RateLimited as refused:
-                    refusal = refused
-                    form.add_error("text", refused.message)
-                else:
-                    if isinstance(post, HeldPost):
-                        return _held_landing(request, post)
+                    ),
+                )
+                if isinstance(post, HeldPost):
+                    return _held_landing(request, post)
+                if post is not None:
                     return _to_its_page(post)
         # Shown again (a preview, a mistake to mend): the page shows the forum and more.
         topic = selectors.get_topic(topic_id)
@@ -443,6 +444,22 @@ def reply(request: HttpRequest, topic_id: int, slug: str) -> HttpResponse:
         form = _reply_form_for(request, topic, member) or ReplyForm()
     context = {"topic": topic, "form": form, "preview": preview}
     return rate_limits.answer(render(request, "forums/reply.html", context), refusal)
+
+
+def _written_or_refused[T](
+    form: PostingForm | EditPostForm, write: Callable[[], T]
+) -> tuple[T | None, RateLimited | None]:
+    """Run `write` (a service storing what `form` holds); return what it stored, or put
+    why it refused at the form's text: too soon or too many (the refusal is returned,
+    for the 429), or over a new member's limits on links, images and mentions."""
+    try:
+        return write(), None
+    except RateLimited as refused:
+        form.add_error("text", refused.message)
+        return None, refused
+    except ValidationError as invalid:
+        form.add_error(None, invalid)
+        return None, None
 
 
 def _held_landing(request: HttpRequest, held: HeldPost) -> HttpResponse:
@@ -491,20 +508,20 @@ def edit_post(request: HttpRequest, topic_id: int, slug: str, number: int) -> Ht
                 preview = services.cook_post(form.cleaned_data["text"]).html
             else:
                 acting = Acting.from_request(request, member, form.cleaned_data.get("reason", ""))
-                try:
-                    services.edit_post(
+                edited, refusal = _written_or_refused(
+                    form,
+                    partial(
+                        services.edit_post,
                         post=post,
                         editor=member,
                         text=form.cleaned_data["text"],
                         title=form.cleaned_data.get("title"),
                         reason=acting.reason,
                         address=acting.address,
-                    )
-                except RateLimited as refused:
-                    refusal = refused
-                    form.add_error("text", refused.message)
-                else:
-                    return _to_its_page(post)
+                    ),
+                )
+                if edited is not None:
+                    return _to_its_page(edited)
     else:
         form = EditPostForm(initial={"text": post.text, "title": topic.title}, **shape)
     context = {"topic": topic, "post": post, "form": form, "preview": preview}

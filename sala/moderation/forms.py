@@ -27,6 +27,33 @@ class ReasonForm(forms.Form):
     )
 
 
+class SpammerForm(forms.Form):
+    """Remove a member as a spammer: why, and which of the domains their posts link to
+    are spam (all, unless the moderator unticks some)."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        initial=_("Spam"),
+        error_messages={"required": _("Say why, for the other moderators.")},
+    )
+    domains = forms.MultipleChoiceField(
+        label=_("Mark these domains as spam"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, domains: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not domains:
+            del self.fields["domains"]
+            return
+        field = self.fields["domains"]
+        if isinstance(field, forms.MultipleChoiceField):
+            field.choices = [(domain, domain) for domain in domains]
+            field.initial = domains
+
+
 #: The times a topic can be closed for, by the choice's value.
 CLOSE_FOR = {
     "1h": (timedelta(hours=1), _("1 hour")),

@@ -236,3 +236,35 @@ class Ban(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+
+class SpammerCleanup(models.Model):
+    """A member removed as a spammer in one action, with all it did, so that it can be
+    undone for SALA_SPAMMER_UNDO_DAYS (sala.moderation.spammers)."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    acted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("cleaned up"), default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=500)
+    #: What the clean-up did, each undone in turn: the first posts of the topics it
+    #: deleted, the replies it hid, the bans and the spam domains it made.
+    deleted_topic_posts = models.JSONField(default=list)
+    hidden_posts = models.JSONField(default=list)
+    bans = models.JSONField(default=list)
+    spam_domains = models.JSONField(default=list)
+    #: The member's password hash before it was made unusable (which signed them out).
+    password = models.CharField(max_length=128, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("spammer clean-up")
+        verbose_name_plural = _("spammer clean-ups")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} cleaned up at {self.created_at:%Y-%m-%d %H:%M}"

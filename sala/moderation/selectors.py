@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sala.forums.models import Forum, Topic
 from sala.forums.selectors import MAX_ID, is_number
-from sala.moderation.models import WAITING, Ban, Report, ReviewItem, ReviewNote
+from sala.moderation.models import WAITING, Ban, Report, ReviewItem, ReviewNote, SpammerCleanup
 from sala.staff.models import AuditEntry, StaffRole
 from sala.staff.permissions import Powers
 
@@ -91,6 +91,18 @@ def get_ban(ban_id: int) -> Ban:
     if ban is None:
         raise Http404("No such ban.")
     return ban
+
+
+def get_cleanup(cleanup_id: int) -> SpammerCleanup:
+    """Return a spammer clean-up with its member, or raise Http404."""
+    cleanup = (
+        SpammerCleanup.objects.select_related("member").filter(pk=cleanup_id).first()
+        if cleanup_id <= MAX_ID
+        else None
+    )
+    if cleanup is None:
+        raise Http404("No such clean-up.")
+    return cleanup
 
 
 #: Entries shown on one page of the audit log, newest first.

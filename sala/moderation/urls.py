@@ -21,4 +21,6 @@ urlpatterns = [
     path("moderation/staff/", views.staff_page, name="staff"),
     path("moderation/staff/<int:role_id>/revoke/", views.revoke_role, name="revoke_role"),
     path("moderation/bans/<int:ban_id>/lift/", views.lift_ban, name="lift_ban"),
+    path("moderation/members/<int:member_id>/spammer/", views.spammer, name="spammer"),
+    path("moderation/spammers/<int:cleanup_id>/undo/", views.undo_spammer, name="undo_spammer"),
 ]

@@ -15,12 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from sala.accounts import selectors as accounts_selectors
 from sala.accounts.models import User
 from sala.core import rate_limits
 from sala.core.rate_limits import RateLimited
 from sala.forums import selectors as forum_selectors
 from sala.forums.models import Post
-from sala.moderation import bans, reports, selectors, services
+from sala.moderation import bans, reports, selectors, services, spammers
 from sala.moderation.forms import (
     BAN_FOR,
     CLOSE_FOR,
@@ -33,6 +34,7 @@ from sala.moderation.forms import (
     ReasonForm,
     ReportForm,
     ResolveForm,
+    SpammerForm,
     SplitTopicForm,
     TopicToolForm,
 )
@@ -81,11 +83,10 @@ def _act_with_reason(
         else:
             messages.success(request, done)
             return _back_to(post)
-    return render(
-        request,
-        "moderation/reason.html",
-        {"post": post, "topic": post.topic, "form": form, "title": title},
-    )
+    context = {"post": post, "topic": post.topic, "form": form, "title": title}
+    if permissions.allows(permissions.check_mark_spammer, member, post.author):
+        context["spammer_url"] = reverse("moderation:spammer", kwargs={"member_id": post.author_id})
+    return render(request, "moderation/reason.html", context)
 
 
 @login_required
@@ -565,3 +566,53 @@ _DONE = {
     "unpin": gettext_lazy("The topic is no longer pinned."),
     "close": gettext_lazy("The topic is closed to replies for a while; it reopens by itself."),
 }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def spammer(request: HttpRequest, member_id: int) -> HttpResponse:
+    """Remove a member as a spammer, after showing what it will do; once done, show what
+    was done, with its undo."""
+    member = _member(request)
+    suspect = accounts_selectors.get_member(member_id)
+    permissions.check_mark_spammer(member, suspect)
+    cleanup = spammers.active_cleanup(suspect)
+    if cleanup is not None:
+        return render(request, "moderation/spammer.html", {"suspect": suspect, "cleanup": cleanup})
+    found = spammers.footprint(suspect)
+    form = SpammerForm(request.POST or None, domains=found.domains)
+    if request.method == "POST" and form.is_valid():
+        acting = Acting.from_request(request, member, form.cleaned_data["reason"])
+        try:
+            spammers.mark_spammer(
+                member=suspect, acting=acting, domains=form.cleaned_data.get("domains", [])
+            )
+        except PermissionDenied as refusal:
+            messages.error(request, str(refusal))
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            messages.success(request, _("%(name)s is removed as a spammer.") % {"name": suspect})
+            return redirect("moderation:spammer", member_id=suspect.pk)
+    context = {"suspect": suspect, "footprint": found, "form": form}
+    return render(request, "moderation/spammer.html", context)
+
+
+@login_required
+@require_POST
+def undo_spammer(request: HttpRequest, cleanup_id: int) -> HttpResponse:
+    """Undo a spammer clean-up: what it did comes back, as far as nothing changed it since."""
+    member = _member(request)
+    cleanup = selectors.get_cleanup(cleanup_id)
+    permissions.check_mark_spammer(member, cleanup.member)
+    try:
+        spammers.undo_spammer(cleanup=cleanup, acting=Acting.from_request(request, member))
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request,
+            _("The clean-up of %(name)s is undone: their posts are back, their bans lifted.")
+            % {"name": cleanup.member},
+        )
+    return redirect("moderation:spammer", member_id=cleanup.member_id)

@@ -62,6 +62,15 @@ class TopicFactsWithReplies(TopicFacts, Protocol):
     def reply_count(self) -> int: ...
 
 
+# -- New members ---------------------------------------------------------------------------
+
+
+def is_new_member(user: AnyUser) -> bool:
+    """Return whether `user` is still a new member, held to the new members' limits:
+    fewer posts than SALA_ESTABLISHED_POSTS. (Trust level 0 will take this place.)"""
+    return int(getattr(user, "post_count", 0)) < settings.SALA_ESTABLISHED_POSTS
+
+
 # -- Roles ---------------------------------------------------------------------------------
 
 
@@ -505,6 +514,18 @@ def check_ban(user: AnyUser) -> None:
     _check_member(user)
     if not powers_of(user).moderates_everywhere:
         raise PermissionDenied(_("Only global moderators and administrators can ban."))
+
+
+def check_mark_spammer(user: AnyUser, member: AbstractBaseUser) -> None:
+    """Let global moderators and administrators remove a member as a spammer (it bans
+    them everywhere), and undo it; never a member of staff, nor themselves."""
+    check_ban(user)
+    if member.pk == user.pk:
+        raise PermissionDenied(_("You can't mark yourself as a spammer."))
+    if powers_of(member).is_staff:
+        raise PermissionDenied(
+            _("Staff can't be marked as spammers: an administrator takes their roles first.")
+        )
 
 
 # -- Staff ---------------------------------------------------------------------------------

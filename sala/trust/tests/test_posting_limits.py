@@ -261,3 +261,67 @@ def test_posting_a_reply_costs_the_same_queries_with_the_limits_on(
     on = queries_of_a_reply("A reply with the limits on.")
 
     assert on == off
+
+
+# -- What a new member's post may carry --------------------------------------------------
+
+LINKS = "See https://a.example.org/x, https://b.example.org/y and https://c.example.org/z."
+IMAGES = "![one](https://img.example.org/1.jpg) and ![two](https://img.example.org/2.jpg)"
+
+
+def test_a_new_members_reply_with_three_links_is_refused_at_the_field_and_kept(
+    topic: Topic,
+) -> None:
+    client = client_of(make_member(username="newcomer", password=None))
+
+    response = reply_to(client, topic, LINKS)
+
+    page = page_of(response)
+    assert_error_at_field(page, "text", "New members may put 2 links in a post; this one has 3.")
+    assert "The limit goes once you have taken part a little longer." in page.html
+    assert_kept(page, {"text": LINKS}, "text")
+    assert not Post.objects.filter(topic=topic, number__gt=1).exists()
+    assert (
+        reply_to(
+            client, topic, "Two links: https://a.example.org and https://b.example.org"
+        ).status_code
+        == 302
+    )
+
+
+def test_a_new_members_topic_says_each_limit_it_is_over(settings: Any) -> None:
+    for name in ("dara", "sokha", "vanna"):
+        make_member(username=name, password=None)
+    forum = make_forum(name="City news")
+    client = client_of(make_member(username="newcomer", password=None))
+    text = f"{IMAGES}, thanks @dara @sokha @vanna"
+
+    response = start_topic(client, forum, "Photos of the flood", text)
+
+    page = page_of(response)
+    assert_error_at_field(page, "text", "New members may put 1 image in a post; this one has 2.")
+    assert_error_at_field(
+        page, "text", "New members may mention 2 members in a post; this one mentions 3."
+    )
+    assert_kept(page, {"title": "Photos of the flood", "text": text}, "title", "text")
+    assert not Topic.objects.filter(title="Photos of the flood").exists()
+
+
+def test_established_members_and_moderators_put_what_links_they_like(topic: Topic) -> None:
+    assert reply_to(client_of(established("regular")), topic, LINKS).status_code == 302
+    assert reply_to(client_of(make_moderator("mod")), topic, LINKS).status_code == 302
+
+
+def test_an_edit_cannot_bring_in_more_links_than_a_new_member_may_post(topic: Topic) -> None:
+    newcomer = make_member(username="newcomer", password=None)
+    client = client_of(newcomer)
+    reply_to(client, topic, "A plain reply.")
+    post = Post.objects.get(topic=topic, author=newcomer)
+    url = reverse("forums:edit_post", args=[topic.pk, topic.slug, post.number])
+
+    page = page_of(client.post(url, {"text": LINKS, "action": "save"}))
+
+    assert_error_at_field(page, "text", "New members may put 2 links in a post; this one has 3.")
+    post.refresh_from_db()
+    assert post.text == "A plain reply."
+    assert post.edit_count == 0
