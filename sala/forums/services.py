@@ -325,7 +325,7 @@ def publish_held(held: HeldPost) -> Post:
     """Publish `held` as its author's new topic or reply, written now: numbered, counted
     and announced as any; raise PermissionDenied when its author may no longer post it
     (suspended, silenced, the topic locked or deleted meanwhile)."""
-    author = User.objects.get(pk=held.author_id)
+    author = held.author
     if held.topic_id is None:
         topic = create_topic(
             forum=held.forum,

@@ -166,7 +166,34 @@ def resolve_item(
         )
     elif outcome == "dismiss" and item.auto_hidden and post.is_hidden and post.hidden_by_id is None:
         services.unhide_post(post=post, acting=acting)
-    item.state = State.REJECTED if outcome == "dismiss" else State.RESOLVED
+    _close_item(
+        item,
+        acting,
+        outcome,
+        State.REJECTED if outcome == "dismiss" else State.RESOLVED,
+        label=f"{post.topic.title} #{post.number}",
+        forum_id=post.topic.forum_id,
+        subject_id=post.author_id,
+        after={"reports": item.report_count},
+    )
+    return item
+
+
+def _close_item(
+    item: ReviewItem,
+    acting: Acting,
+    outcome: str,
+    state: State,
+    *,
+    label: str,
+    forum_id: int,
+    subject_id: int,
+    after: dict[str, object],
+) -> None:
+    """Mark `item` dealt with by `acting`'s moderator (its assignee, if it had none) in
+    `state`, for `outcome`, and log it as review.<outcome>."""
+    actor = acting.actor
+    item.state = state
     item.outcome = outcome
     item.resolved_by = actor
     item.resolved_at = timezone.now()
@@ -177,12 +204,11 @@ def resolve_item(
         f"review.{outcome}",
         target_type="review_item",
         target_id=item.pk,
-        target_label=f"{post.topic.title} #{post.number}",
-        forum_id=post.topic.forum_id,
-        subject_id=post.author_id,
-        after={"reports": item.report_count},
+        target_label=label,
+        forum_id=forum_id,
+        subject_id=subject_id,
+        after=after,
     )
-    return item
 
 
 # -- Posts held for approval -----------------------------------------------------------------
@@ -229,7 +255,11 @@ def decide_held(*, item: ReviewItem, acting: Acting, approve: bool) -> ReviewIte
     item = _locked_item(item, actor)
     if item.held is None:
         raise ValidationError(_("This item is a reported post, not one awaiting approval."))
-    held = HeldPost.objects.select_for_update().select_related("forum").get(pk=item.held.pk)
+    held = (
+        HeldPost.objects.select_for_update(of=("self",))
+        .select_related("forum", "author")
+        .get(pk=item.held.pk)
+    )
     permissions.check_approve_held(actor, held)
     if not approve and not acting.reason:
         raise ValidationError({"reason": _("Say why, for the author and the other moderators.")})
@@ -244,19 +274,12 @@ def decide_held(*, item: ReviewItem, acting: Acting, approve: bool) -> ReviewIte
     forum_services.settle_held(
         held, HeldState.APPROVED if approve else HeldState.REJECTED, published
     )
-    outcome = "approve" if approve else "reject"
-    item.state = State.RESOLVED if approve else State.REJECTED
-    item.outcome = outcome
-    item.resolved_by = actor
-    item.resolved_at = timezone.now()
-    item.assignee = item.assignee or actor
-    item.save(update_fields=["state", "outcome", "resolved_by", "resolved_at", "assignee"])
-    audit.record(
+    _close_item(
+        item,
         acting,
-        f"review.{outcome}",
-        target_type="review_item",
-        target_id=item.pk,
-        target_label=held.title or str(held),
+        "approve" if approve else "reject",
+        State.RESOLVED if approve else State.REJECTED,
+        label=held.title or str(held),
         forum_id=held.forum_id,
         subject_id=held.author_id,
         after={"post": published.pk if published else None, "why_held": held.reason},
